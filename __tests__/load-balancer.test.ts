@@ -1,0 +1,161 @@
+import { Network } from '@cdktf/provider-docker/lib/network';
+import { TerraformStack, TerraformVariable } from 'cdktf';
+import { describe, expect, it } from 'vitest';
+import { ILoadBalancerTarget, LoadBalancer, LoadBalancerMode, LoadBalancerProps, LoadBalancingAlgorithm } from '../src';
+import { labels, newStack, synth, uploaded } from './support/synth';
+
+const CONFIG = '/usr/local/etc/haproxy/haproxy.cfg';
+
+function target(name: string): ILoadBalancerTarget {
+  return { targetName: name, targetHost: `site-${name}`, targetPort: 80, targetDependencies: [] };
+}
+
+function loadBalancer(stack: TerraformStack, props: Partial<LoadBalancerProps> = {}, targets = 3): LoadBalancer {
+  const network = new Network(stack, 'front', { name: 'site-front' });
+  const lb = new LoadBalancer(stack, 'lb', { containerName: 'site-lb', networks: [network], ...props });
+  for (let i = 1; i <= targets; i++) lb.addTarget(target(`web-${i}`));
+  return lb;
+}
+
+describe('LoadBalancer', () => {
+  it('runs one HAProxy container that publishes only its port, on the given networks', () => {
+    // GIVEN
+    const stack = newStack();
+    // WHEN
+    loadBalancer(stack);
+    // THEN
+    const out = synth(stack);
+    const lb = out.named('docker_container', 'site-lb');
+    expect(lb.ports).toEqual([{ internal: 8080, external: 8080, ip: '0.0.0.0', protocol: 'tcp' }]);
+    expect(lb.networks_advanced).toEqual([{ name: '${docker_network.front.id}' }]);
+    expect(lb.image).toMatch(/^\$\{docker_image\..*\.image_id\}$/);
+    expect(out.resources('docker_image')).toEqual([expect.objectContaining({ name: 'haproxy:3.0.5', keep_locally: true })]);
+    expect(lb).toMatchObject({ wait: true, restart: 'unless-stopped', destroy_grace_seconds: 10, log_driver: 'json-file' });
+  });
+
+  it('renders every target into haproxy.cfg, round robin and active-active by default', () => {
+    const stack = newStack();
+    loadBalancer(stack);
+    const cfg = uploaded(synth(stack).named('docker_container', 'site-lb'), CONFIG);
+    expect(cfg).toContain('balance roundrobin');
+    expect(cfg).toContain('server web-1 site-web-1:80\n');
+    expect(cfg).toContain('server web-3 site-web-3:80\n');
+    expect(cfg).not.toContain('backup');
+    expect(cfg).toContain('bind :8080');
+    expect(cfg).toContain('http-check send meth GET uri /healthz');
+    expect(cfg).toContain('default-server check inter 2s rise 2 fall 3 resolvers docker');
+  });
+
+  it('counts targets added after construction (the config is rendered at synthesis)', () => {
+    const stack = newStack();
+    const lb = loadBalancer(stack, {}, 1);
+    lb.addTarget(target('late'));
+    const cfg = uploaded(synth(stack).named('docker_container', 'site-lb'), CONFIG);
+    expect(cfg).toContain('server late site-late:80');
+    expect(lb.targetNames).toEqual(['web-1', 'late']);
+  });
+
+  it('makes the last passiveServers targets backups in ACTIVE_PASSIVE mode', () => {
+    const stack = newStack();
+    const lb = loadBalancer(stack, { mode: LoadBalancerMode.ACTIVE_PASSIVE, passiveServers: 2 }, 4);
+    const cfg = uploaded(synth(stack).named('docker_container', 'site-lb'), CONFIG);
+    expect(cfg).toContain('server web-2 site-web-2:80\n');
+    expect(cfg).toContain('server web-3 site-web-3:80 backup');
+    expect(cfg).toContain('server web-4 site-web-4:80 backup');
+    expect(cfg).toContain('option allbackups');
+    expect(lb.activeTargetNames).toEqual(['web-1', 'web-2']);
+  });
+
+  it('defaults to one backup in ACTIVE_PASSIVE mode', () => {
+    const stack = newStack();
+    const lb = loadBalancer(stack, { mode: LoadBalancerMode.ACTIVE_PASSIVE });
+    expect(lb.passiveServers).toBe(1);
+    expect(lb.activeTargetNames).toEqual(['web-1', 'web-2']);
+  });
+
+  it.each([
+    [LoadBalancingAlgorithm.LEAST_CONNECTIONS, 'balance leastconn'],
+    [LoadBalancingAlgorithm.SOURCE, 'balance source'],
+  ])('renders the %s algorithm', (algorithm, line) => {
+    const stack = newStack();
+    loadBalancer(stack, { algorithm });
+    expect(uploaded(synth(stack).named('docker_container', 'site-lb'), CONFIG)).toContain(line);
+  });
+
+  it('publishes on the given host address and port, and applies health-check, timeout and retry options', () => {
+    const stack = newStack();
+    loadBalancer(stack, {
+      port: 18080,
+      hostAddress: '127.0.0.1',
+      healthCheck: { path: '/ready', intervalSeconds: 1, rise: 1, fall: 2, timeoutSeconds: 0.5 },
+      timeouts: { serverSeconds: 90 },
+      retries: 5,
+    });
+    const lb = synth(stack).named('docker_container', 'site-lb');
+    expect(lb.ports).toEqual([{ internal: 8080, external: 18080, ip: '127.0.0.1', protocol: 'tcp' }]);
+    const cfg = uploaded(lb, CONFIG);
+    expect(cfg).toContain('uri /ready ');
+    expect(cfg).toContain('check inter 1s rise 1 fall 2');
+    expect(cfg).toContain('timeout check 500ms');
+    expect(cfg).toContain('timeout server 90s');
+    expect(cfg).toContain('retries 5');
+  });
+
+  it('probes its own monitor frontend over TCP and labels the probe hash', () => {
+    const stack = newStack();
+    loadBalancer(stack);
+    const lb = synth(stack).named('docker_container', 'site-lb');
+    expect(lb.healthcheck.test.join(' ')).toContain('/dev/tcp/127.0.0.1/8404');
+    expect(lb.healthcheck.interval).toBe('5s');
+    expect(labels(lb)['io.cdktf-distributed-web.healthcheck-hash']).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  it('accepts a port from a Terraform variable', () => {
+    const stack = newStack();
+    const port = new TerraformVariable(stack, 'port', { type: 'number' });
+    loadBalancer(stack, { port: port.numberValue });
+    expect(synth(stack).named('docker_container', 'site-lb').ports[0].external).toBe('${var.port}');
+  });
+
+  describe('validation', () => {
+    const cases: [string, Partial<LoadBalancerProps>, RegExp][] = [
+      ['port is 0', { port: 0 }, /test\/lb: 'port' must be an integer from 1 to 65535, got 0/],
+      ['port is above 65535', { port: 70000 }, /'port' must be an integer from 1 to 65535, got 70000/],
+      ['the algorithm is unknown', { algorithm: 'random' as LoadBalancingAlgorithm }, /'algorithm' must be one of ROUND_ROBIN \("roundrobin"\).*got "random"/],
+      ['the mode is unknown', { mode: 'hot-standby' as LoadBalancerMode }, /'mode' must be one of .*ACTIVE_PASSIVE.*got "hot-standby"/],
+      ['passiveServers is set in ACTIVE_ACTIVE mode', { passiveServers: 1 }, /'passiveServers' is only allowed with mode ACTIVE_PASSIVE, got 1/],
+      ['passiveServers is 0 in ACTIVE_PASSIVE mode', { mode: LoadBalancerMode.ACTIVE_PASSIVE, passiveServers: 0 }, /'passiveServers' must be an integer from 1 to 63, got 0/],
+      ['the health-check interval is 0', { healthCheck: { intervalSeconds: 0 } }, /'healthCheck.intervalSeconds' must be a number greater than 0 and at most 3600, got 0/],
+      ['the health-check interval is negative', { healthCheck: { intervalSeconds: -2 } }, /'healthCheck.intervalSeconds'.*got -2/],
+      ['fall is fractional', { healthCheck: { fall: 1.5 } }, /'healthCheck.fall' must be an integer from 1 to 100, got 1.5/],
+      ['the health-check path is relative', { healthCheck: { path: 'healthz' } }, /'healthCheck.path' must be an absolute URL path.*got "healthz"/],
+      ['the health-check path has a template sequence', { healthCheck: { path: '/%{x}' } }, /'healthCheck.path'/],
+      ['the host address is not an IPv4 address', { hostAddress: 'localhost' }, /'hostAddress' must be an IPv4 address.*got "localhost"/],
+      ['the container name is empty', { containerName: '' }, /'containerName' must be a lower-case DNS label.*got ""/],
+      ['the image is not an image reference', { image: 'HAProxy Latest' }, /'image' must be a Docker image reference.*got "HAProxy Latest"/],
+      ['a timeout is 0', { timeouts: { clientSeconds: 0 } }, /'timeouts.clientSeconds' must be a number greater than 0/],
+      ['retries is negative', { retries: -1 }, /'retries' must be an integer from 0 to 10, got -1/],
+      ['the container health-check interval is 0', { containerHealthCheck: { intervalSeconds: 0 } }, /'containerHealthCheck.intervalSeconds'.*got 0/],
+    ];
+    it.each(cases)('fails when %s', (_name, props, message) => {
+      expect(() => loadBalancer(newStack(), props)).toThrow(message);
+    });
+
+    it('fails at synthesis when passiveServers is not less than the servers', () => {
+      const stack = newStack();
+      loadBalancer(stack, { mode: LoadBalancerMode.ACTIVE_PASSIVE, passiveServers: 3 }, 3);
+      expect(() => synth(stack)).toThrow(/test\/lb: 'passiveServers' must be less than the number of servers \(3\), got 3/);
+    });
+
+    it('fails at synthesis when there are no targets', () => {
+      const stack = newStack();
+      loadBalancer(stack, {}, 0);
+      expect(() => synth(stack)).toThrow(/the load balancer has no targets/);
+    });
+
+    it('fails when a target name is added twice', () => {
+      const lb = loadBalancer(newStack(), {}, 1);
+      expect(() => lb.addTarget(target('web-1'))).toThrow(/a target named "web-1" was already added/);
+    });
+  });
+});

@@ -1,0 +1,324 @@
+import { Container } from '@cdktf/provider-docker/lib/container';
+import { Network } from '@cdktf/provider-docker/lib/network';
+import { ITerraformDependable, Lazy } from 'cdktf';
+import { Construct } from 'constructs';
+import { LABELS, LOGGING, base64, imageFor, labelList } from './docker-support';
+import { HaproxyHealthCheck, HaproxyTimeouts, renderHaproxyConfig } from './haproxy-config';
+import { ContainerHealthCheckOptions, bashHttpProbe, dockerHealthcheck, healthcheckHash, resolveHealthCheck } from './health-check';
+import {
+  DNS_LABEL,
+  DNS_LABEL_TEXT,
+  IMAGE_REFERENCE,
+  IMAGE_REFERENCE_TEXT,
+  URL_PATH,
+  URL_PATH_TEXT,
+  ValidationError,
+  checkEnum,
+  checkInteger,
+  checkPattern,
+  checkPort,
+  checkPositive,
+} from './validation';
+
+/**
+ * How HAProxy picks a server for a new connection.
+ * @see https://docs.haproxy.org/2.6/configuration.html#4.2-balance
+ */
+export enum LoadBalancingAlgorithm {
+  /** Each server in turn. */
+  ROUND_ROBIN = 'roundrobin',
+  /** The server with the fewest connections (long-lived or uneven requests). */
+  LEAST_CONNECTIONS = 'leastconn',
+  /** A hash of the client's address: the same client keeps the same server. */
+  SOURCE = 'source',
+}
+
+/** Whether every server takes traffic, or some wait as backups. */
+export enum LoadBalancerMode {
+  /** Every server takes traffic. */
+  ACTIVE_ACTIVE = 'active-active',
+  /** The last `passiveServers` servers are HAProxy `backup` servers: traffic only when no active server is up. */
+  ACTIVE_PASSIVE = 'active-passive',
+}
+
+/**
+ * HAProxy's health check of each server.
+ * @see https://docs.haproxy.org/2.6/configuration.html#5.2-check
+ */
+export interface LoadBalancerHealthCheckOptions {
+  /**
+   * Path requested on each server; the server is up while it answers 200.
+   * @default '/healthz'
+   */
+  readonly path?: string;
+  /**
+   * Seconds between two checks of one server.
+   * @default 2
+   */
+  readonly intervalSeconds?: number;
+  /**
+   * Consecutive successful checks that bring a server back.
+   * @default 2
+   */
+  readonly rise?: number;
+  /**
+   * Consecutive failed checks that take a server out.
+   * @default 3
+   */
+  readonly fall?: number;
+  /**
+   * Seconds one check may take.
+   * @default 2
+   */
+  readonly timeoutSeconds?: number;
+}
+
+/**
+ * HAProxy's timeouts.
+ * @see https://docs.haproxy.org/2.6/configuration.html#4-timeout%20connect
+ */
+export interface LoadBalancerTimeoutOptions {
+  /** @default 5 */
+  readonly connectSeconds?: number;
+  /** @default 30 */
+  readonly clientSeconds?: number;
+  /** @default 30 */
+  readonly serverSeconds?: number;
+  /**
+   * Time a client has to send a complete request (slowloris protection).
+   * @default 10
+   */
+  readonly httpRequestSeconds?: number;
+  /**
+   * Time a request may wait for a free connection slot.
+   * @default 30
+   */
+  readonly queueSeconds?: number;
+}
+
+/** Options of the load balancer that do not depend on the rest of the stack. */
+export interface LoadBalancerOptions {
+  /** @default LoadBalancingAlgorithm.ROUND_ROBIN */
+  readonly algorithm?: LoadBalancingAlgorithm;
+  /** @default LoadBalancerMode.ACTIVE_ACTIVE */
+  readonly mode?: LoadBalancerMode;
+  /**
+   * In ACTIVE_PASSIVE mode, how many of the servers (the last ones) are backups.
+   * Must be fewer than the servers. Not allowed in ACTIVE_ACTIVE mode.
+   * @default - 1 in ACTIVE_PASSIVE mode, 0 in ACTIVE_ACTIVE mode
+   */
+  readonly passiveServers?: number;
+  /**
+   * Port published on the Docker host.
+   * @default 8080
+   */
+  readonly port?: number;
+  /**
+   * Host address the port is published on. Use `127.0.0.1` to keep the site local.
+   * @default '0.0.0.0'
+   */
+  readonly hostAddress?: string;
+  /** @default - see LoadBalancerHealthCheckOptions */
+  readonly healthCheck?: LoadBalancerHealthCheckOptions;
+  /** @default - see LoadBalancerTimeoutOptions */
+  readonly timeouts?: LoadBalancerTimeoutOptions;
+  /**
+   * Connection attempts per request; with redispatch each retry may go to another server.
+   * @default 3
+   */
+  readonly retries?: number;
+  /**
+   * Concurrent connections HAProxy accepts (`maxconn`).
+   * @default 4096
+   */
+  readonly maxConnections?: number;
+  /**
+   * HAProxy image (Debian-based: the container health check uses bash).
+   * @default 'haproxy:3.0.5'
+   */
+  readonly image?: string;
+  /** Docker's health check of the HAProxy container. @default - see ContainerHealthCheckOptions */
+  readonly containerHealthCheck?: ContainerHealthCheckOptions;
+}
+
+export interface LoadBalancerProps extends LoadBalancerOptions {
+  /** Container name, unique on the Docker host. */
+  readonly containerName: string;
+  /** Networks the container joins: the ones its servers are on. */
+  readonly networks: Network[];
+}
+
+/** Something the load balancer can send traffic to. */
+export interface ILoadBalancerTarget {
+  /** Name of the server in HAProxy. */
+  readonly targetName: string;
+  /** Host name that Docker's DNS resolves to the target. */
+  readonly targetHost: string;
+  readonly targetPort: number;
+  /** Resources that must exist before the load balancer. */
+  readonly targetDependencies: ITerraformDependable[];
+}
+
+/** Port HAProxy binds inside the container: unprivileged, as the image runs as non-root. */
+export const HAPROXY_HTTP_PORT = 8080;
+/** Port of HAProxy's monitoring frontend inside the container. */
+export const HAPROXY_MONITOR_PORT = 8404;
+const HAPROXY_CONFIG_PATH = '/usr/local/etc/haproxy/haproxy.cfg';
+
+/**
+ * One HAProxy container that spreads HTTP traffic over its targets.
+ *
+ * Targets are added with {@link addTarget}; the configuration is rendered at synthesis,
+ * so targets added after construction count too.
+ */
+export class LoadBalancer extends Construct {
+  public readonly container: Container;
+  public readonly algorithm: LoadBalancingAlgorithm;
+  public readonly mode: LoadBalancerMode;
+  public readonly passiveServers: number;
+  public readonly port: number;
+  public readonly hostAddress: string;
+  public readonly healthCheck: HaproxyHealthCheck;
+  public readonly timeouts: HaproxyTimeouts;
+  public readonly retries: number;
+  public readonly maxConnections: number;
+  public readonly image: string;
+  private readonly targets: ILoadBalancerTarget[] = [];
+
+  constructor(scope: Construct, id: string, props: LoadBalancerProps) {
+    super(scope, id);
+    this.algorithm = props.algorithm ?? LoadBalancingAlgorithm.ROUND_ROBIN;
+    this.mode = props.mode ?? LoadBalancerMode.ACTIVE_ACTIVE;
+    checkEnum(this, 'algorithm', this.algorithm, LoadBalancingAlgorithm);
+    checkEnum(this, 'mode', this.mode, LoadBalancerMode);
+    if (this.mode === LoadBalancerMode.ACTIVE_ACTIVE && props.passiveServers !== undefined && props.passiveServers !== 0) {
+      throw new ValidationError(
+        this,
+        `'passiveServers' is only allowed with mode ACTIVE_PASSIVE, got ${props.passiveServers} with mode ACTIVE_ACTIVE`,
+      );
+    }
+    this.passiveServers = props.passiveServers ?? (this.mode === LoadBalancerMode.ACTIVE_PASSIVE ? 1 : 0);
+    if (this.mode === LoadBalancerMode.ACTIVE_PASSIVE) checkInteger(this, 'passiveServers', this.passiveServers, 1, 63);
+
+    this.port = props.port ?? 8080;
+    checkPort(this, 'port', this.port);
+    this.hostAddress = props.hostAddress ?? '0.0.0.0';
+    checkPattern(this, 'hostAddress', this.hostAddress, /^(\d{1,3})(\.\d{1,3}){3}$/, 'an IPv4 address such as "127.0.0.1" or "0.0.0.0"');
+    this.image = props.image ?? 'haproxy:3.0.5';
+    checkPattern(this, 'image', this.image, IMAGE_REFERENCE, IMAGE_REFERENCE_TEXT);
+    checkPattern(this, 'containerName', props.containerName, DNS_LABEL, DNS_LABEL_TEXT);
+
+    const hc = props.healthCheck ?? {};
+    this.healthCheck = {
+      path: hc.path ?? '/healthz',
+      intervalSeconds: hc.intervalSeconds ?? 2,
+      rise: hc.rise ?? 2,
+      fall: hc.fall ?? 3,
+      timeoutSeconds: hc.timeoutSeconds ?? 2,
+    };
+    checkPattern(this, 'healthCheck.path', this.healthCheck.path, URL_PATH, URL_PATH_TEXT);
+    checkPositive(this, 'healthCheck.intervalSeconds', this.healthCheck.intervalSeconds, 3600);
+    checkInteger(this, 'healthCheck.rise', this.healthCheck.rise, 1, 100);
+    checkInteger(this, 'healthCheck.fall', this.healthCheck.fall, 1, 100);
+    checkPositive(this, 'healthCheck.timeoutSeconds', this.healthCheck.timeoutSeconds, 3600);
+
+    const t = props.timeouts ?? {};
+    this.timeouts = {
+      connectSeconds: t.connectSeconds ?? 5,
+      clientSeconds: t.clientSeconds ?? 30,
+      serverSeconds: t.serverSeconds ?? 30,
+      httpRequestSeconds: t.httpRequestSeconds ?? 10,
+      queueSeconds: t.queueSeconds ?? 30,
+    };
+    for (const [key, value] of Object.entries(this.timeouts)) checkPositive(this, `timeouts.${key}`, value, 86400);
+    this.retries = props.retries ?? 3;
+    checkInteger(this, 'retries', this.retries, 0, 10);
+    this.maxConnections = props.maxConnections ?? 4096;
+    checkInteger(this, 'maxConnections', this.maxConnections, 1, 1_000_000);
+
+    const containerCheck = resolveHealthCheck(
+      this,
+      'containerHealthCheck',
+      bashHttpProbe(HAPROXY_MONITOR_PORT, '/healthz'),
+      props.containerHealthCheck,
+      { startPeriodSeconds: 5 },
+    );
+
+    this.container = new Container(this, 'Resource', {
+      name: props.containerName,
+      image: imageFor(this, this.image).imageId,
+      networksAdvanced: props.networks.map((n) => ({ name: n.id })),
+      ports: [{ internal: HAPROXY_HTTP_PORT, external: this.port, ip: this.hostAddress, protocol: 'tcp' }],
+      // Rendered lazily, so targets added after construction count.
+      upload: [{ file: HAPROXY_CONFIG_PATH, contentBase64: Lazy.stringValue({ produce: () => base64(this.renderConfig()) }) }],
+      healthcheck: dockerHealthcheck(containerCheck),
+      labels: labelList({
+        [LABELS.project]: props.containerName,
+        [LABELS.role]: 'load-balancer',
+        [LABELS.healthcheck]: healthcheckHash(containerCheck),
+      }),
+      restart: 'unless-stopped',
+      wait: true,
+      waitTimeout: 60,
+      destroyGraceSeconds: 10,
+      ...LOGGING,
+    });
+
+    this.node.addValidation({ validate: () => this.validateTargets() });
+  }
+
+  /** Sends traffic to `target` too. */
+  public addTarget(target: ILoadBalancerTarget): void {
+    if (this.targets.some((t) => t.targetName === target.targetName)) {
+      throw new ValidationError(this, `a target named ${JSON.stringify(target.targetName)} was already added`);
+    }
+    this.targets.push(target);
+    this.container.dependsOn = [...(this.container.dependsOn ?? []), ...target.targetDependencies.map((d) => d.fqn)];
+  }
+
+  /** The targets so far, in order. */
+  public get targetNames(): string[] {
+    return this.targets.map((t) => t.targetName);
+  }
+
+  /** Names of the targets that take traffic while all are up (all but the backups). */
+  public get activeTargetNames(): string[] {
+    return this.targetNames.slice(0, this.targets.length - this.backupCount());
+  }
+
+  /** haproxy.cfg as it is uploaded. */
+  public renderConfig(): string {
+    const backups = this.backupCount();
+    return renderHaproxyConfig({
+      httpPort: HAPROXY_HTTP_PORT,
+      monitorPort: HAPROXY_MONITOR_PORT,
+      monitorPath: '/healthz',
+      balance: this.algorithm,
+      servers: this.targets.map((t, i) => ({
+        name: t.targetName,
+        host: t.targetHost,
+        port: t.targetPort,
+        backup: i >= this.targets.length - backups,
+      })),
+      healthCheck: this.healthCheck,
+      timeouts: this.timeouts,
+      retries: this.retries,
+      maxConnections: this.maxConnections,
+      nameserver: '127.0.0.11:53',
+    });
+  }
+
+  private backupCount(): number {
+    return this.mode === LoadBalancerMode.ACTIVE_PASSIVE ? this.passiveServers : 0;
+  }
+
+  private validateTargets(): string[] {
+    if (this.targets.length === 0) return [`${this.node.path}: the load balancer has no targets: call addTarget()`];
+    if (this.mode === LoadBalancerMode.ACTIVE_PASSIVE && this.passiveServers >= this.targets.length) {
+      return [
+        `${this.node.path}: 'passiveServers' must be less than the number of servers (${this.targets.length}), got ${this.passiveServers}: at least one server must be active`,
+      ];
+    }
+    return [];
+  }
+}
