@@ -179,7 +179,7 @@ export class DatabaseCluster extends Construct implements IDatabaseEndpoint {
     const envPrefix = this.engine === DatabaseEngine.MYSQL ? 'MYSQL' : 'MARIADB';
     const image = imageFor(this, this.image).imageId;
 
-    const node = (nodeId: string, index: number, role: 'primary' | 'replica', env: string[]): Container => {
+    const node = (nodeId: string, index: number, role: 'primary' | 'replica', env: string[], dependsOn?: Container[]): Container => {
       const name = `${props.namePrefix}-db-${nodeId}`;
       let volumeName = `${name}-data`;
       this.volumeNames.push(volumeName);
@@ -228,6 +228,7 @@ export class DatabaseCluster extends Construct implements IDatabaseEndpoint {
         waitTimeout: startupTimeout,
         // Time for InnoDB to shut down cleanly: unset means SIGKILL on destroy.
         destroyGraceSeconds: 60,
+        dependsOn,
         ...LOGGING,
       });
     };
@@ -239,12 +240,9 @@ export class DatabaseCluster extends Construct implements IDatabaseEndpoint {
     ]);
     this.primaryHost = `${props.namePrefix}-db-primary`;
     for (let i = 1; i <= replicaCount; i++) {
-      const replica = node(`replica-${i}`, i, 'replica', [
-        `${DB_ENV.sourceHost}=${this.primaryHost}`,
-        `${DB_ENV.sourcePort}=${DATABASE_PORT}`,
-      ]);
-      replica.dependsOn = [this.primary.fqn];
-      this.replicas.push(replica);
+      this.replicas.push(
+        node(`replica-${i}`, i, 'replica', [`${DB_ENV.sourceHost}=${this.primaryHost}`, `${DB_ENV.sourcePort}=${DATABASE_PORT}`], [this.primary]),
+      );
     }
     this.replicaHosts = this.replicas.map((_, i) => `${props.namePrefix}-db-replica-${i + 1}`);
     this.readHost = this.replicaHosts[0] ?? this.primaryHost;

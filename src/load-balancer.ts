@@ -1,6 +1,6 @@
 import { Container } from '@cdktf/provider-docker/lib/container';
 import { Network } from '@cdktf/provider-docker/lib/network';
-import { ITerraformDependable, Lazy } from 'cdktf';
+import { ITerraformDependable, Lazy, dependable } from 'cdktf';
 import { Construct } from 'constructs';
 import { LABELS, LOGGING, base64, imageFor, labelList } from './docker-support';
 import { HaproxyHealthCheck, HaproxyTimeouts, renderHaproxyConfig } from './haproxy-config';
@@ -273,7 +273,7 @@ export class LoadBalancer extends Construct {
       throw new ValidationError(this, `a target named ${JSON.stringify(target.targetName)} was already added`);
     }
     this.targets.push(target);
-    this.container.dependsOn = [...(this.container.dependsOn ?? []), ...target.targetDependencies.map((d) => d.fqn)];
+    this.container.dependsOn = [...(this.container.dependsOn ?? []), ...target.targetDependencies.map((d) => dependable(d))];
   }
 
   /** The targets so far, in order. */
