@@ -26,7 +26,7 @@ export function newStack(): TerraformStack {
 export function synth(stack: TerraformStack): Synthesized {
   const json = JSON.parse(Testing.synth(stack, true));
   const resources = (type: string) =>
-    Object.entries(json.resource?.[type] ?? {}).map(([id, body]) => ({ __id: id, ...(body as object) }));
+    Object.entries(json.resource?.[type] ?? {}).map(([id, body]) => ({ __id: id, ...(body as object) }) as any);
   return {
     json,
     resources,
