@@ -150,6 +150,8 @@ export class WebServer extends Construct implements ILoadBalancerTarget {
   public readonly appImage: Image;
   public readonly serverName: string;
   public readonly appPort: number;
+  /** The application's environment as set on its container (PORT, SERVER_NAME, DB_*, then `app.environment`). */
+  public readonly environment: { [name: string]: string };
   public readonly targetName: string;
   public readonly targetHost: string;
   public readonly targetPort = NGINX_PORT;
@@ -187,7 +189,7 @@ export class WebServer extends Construct implements ILoadBalancerTarget {
       { startPeriodSeconds: 10 },
     );
     const db = props.database;
-    const environment: Record<string, string> = {
+    const environment: { [name: string]: string } = {
       PORT: String(this.appPort),
       SERVER_NAME: props.serverName,
       ...(db
@@ -203,6 +205,7 @@ export class WebServer extends Construct implements ILoadBalancerTarget {
         : {}),
       ...app.environment,
     };
+    this.environment = environment;
     for (const key of Object.keys(environment)) {
       checkPattern(this, 'app.environment', key, /^[A-Za-z_][A-Za-z0-9_]*$/, 'keyed by variable names (letters, digits, underscores)');
     }
