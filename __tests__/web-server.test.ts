@@ -167,6 +167,7 @@ describe('WebServer', () => {
       ['the static URL prefix does not end with /', () => ({ staticFiles: { directory: tmp, urlPath: '/static' } }), /'staticFiles.urlPath' must be a URL prefix that starts and ends with "\/".*got "\/static"/],
       ['the app port is 0', () => ({ app: { port: 0 } }), /'app.port' must be an integer from 1 to 65535, got 0/],
       ['the app health path is relative', () => ({ app: { healthCheckPath: 'healthz' } }), /'app.healthCheckPath' must be an absolute URL path/],
+      ['the app health path would inject a shell command', () => ({ app: { healthCheckPath: '/h;reboot' } }), /'app.healthCheckPath'.*got "\/h;reboot"/],
       ['an environment name is invalid', () => ({ app: { environment: { 'BAD-NAME': 'x' } } }), /'app.environment' must be keyed by variable names.*got "BAD-NAME"/],
       ['the server name is empty', () => ({ serverName: '' }), /'serverName' must be a lower-case DNS label/],
       ['the Nginx image is malformed', () => ({ nginxImage: 'nginx latest' }), /'nginxImage' must be a Docker image reference.*got "nginx latest"/],

@@ -67,11 +67,14 @@ export function resolveHealthCheck(
  * Formats seconds the way Go's `time.Duration.String()` does (`"500ms"`, `"10s"`, `"1m30s"`).
  *
  * The docker provider reads health-check durations back in this canonical form: any
- * other spelling (`"90s"`, `"1m"`) shows a diff on every plan.
+ * other spelling (`"90s"`, `"1m"`) shows a diff on every plan. The value is rounded to
+ * whole milliseconds (Docker's health-check minimum is 1ms), so the output always
+ * parses back to itself.
  */
 export function goDuration(seconds: number): string {
   const totalMs = Math.round(seconds * 1000);
   if (totalMs === 0) return '0s';
+  if (totalMs < 0) return `-${goDuration(-seconds)}`;
   if (totalMs < 1000) return `${totalMs}ms`;
   const hours = Math.floor(totalMs / 3_600_000);
   const minutes = Math.floor((totalMs % 3_600_000) / 60_000);

@@ -31,7 +31,8 @@ export function renderNginxConfig(model: NginxConfigModel): string {
   const staticBlock =
     model.staticUrlPath !== undefined && model.staticRoot !== undefined
       ? [
-          `        location ${model.staticUrlPath} {`,
+          // Both end in "/": an alias without the slash of its location opens path traversal.
+          `        location ${model.staticUrlPath.replace(/\/?$/, '/')} {`,
           `            alias ${model.staticRoot.replace(/\/?$/, '/')};`,
           '            expires 1h;',
           '            try_files $uri =404;',

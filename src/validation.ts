@@ -52,6 +52,7 @@ export function checkPort(scope: IConstruct, prop: string, value: number): void 
 
 /** Checks that `value` is one of the members of a string enum (callers from JavaScript can pass anything). */
 export function checkEnum<T extends string>(scope: IConstruct, prop: string, value: T, enumObject: Record<string, T>): void {
+  if (Token.isUnresolved(value)) return;
   const allowed = Object.values(enumObject);
   if (!allowed.includes(value)) {
     const names = Object.keys(enumObject).map((k) => `${k} (${JSON.stringify(enumObject[k])})`).join(', ');
@@ -84,5 +85,6 @@ export const IMAGE_REFERENCE = /^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]
 export const IMAGE_REFERENCE_TEXT = 'a Docker image reference such as "nginx:1.27.2" or "registry.example.com/team/app:1"';
 
 /** An absolute URL path such as `/healthz`, without spaces, quotes or template characters. */
-export const URL_PATH = /^\/[A-Za-z0-9._~!&'()*+,;=:@\/-]*$/;
-export const URL_PATH_TEXT = 'an absolute URL path such as "/healthz" (no spaces, query strings, quotes, "$" or "%")';
+// Deliberately narrow: the path lands in haproxy.cfg, nginx.conf and a shell probe command.
+export const URL_PATH = /^\/[A-Za-z0-9._~\/-]*$/;
+export const URL_PATH_TEXT = 'an absolute URL path such as "/healthz" (letters, digits and . _ ~ / - only)';
