@@ -130,7 +130,7 @@ describe('LoadBalancer', () => {
       ['fall is fractional', { healthCheck: { fall: 1.5 } }, /'healthCheck.fall' must be an integer from 1 to 100, got 1.5/],
       ['the health-check path is relative', { healthCheck: { path: 'healthz' } }, /'healthCheck.path' must be an absolute URL path.*got "healthz"/],
       ['the health-check path has a template sequence', { healthCheck: { path: '/%{x}' } }, /'healthCheck.path'/],
-      ["the health-check path has a quote (haproxy.cfg would not parse)", { healthCheck: { path: "/it's" } }, /'healthCheck.path' must be an absolute URL path \(letters, digits and \. _ ~ \/ - only\), got "\/it's"/],
+      ["the health-check path has a quote (haproxy.cfg would not parse)", { healthCheck: { path: "/it's" } }, /'healthCheck.path' must be an absolute URL path such as "\/healthz" \(letters, digits and \. _ ~ \/ - only\), got "\/it's"/],
       ['the host address is not an IPv4 address', { hostAddress: 'localhost' }, /'hostAddress' must be an IPv4 address.*got "localhost"/],
       ['the container name is empty', { containerName: '' }, /'containerName' must be a lower-case DNS label.*got ""/],
       ['the image is not an image reference', { image: 'HAProxy Latest' }, /'image' must be a Docker image reference.*got "HAProxy Latest"/],
