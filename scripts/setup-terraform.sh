@@ -214,10 +214,6 @@ build_null() {
   fi
   go_build "$src_dir" . "$out" "-s -w -X main.version=$NULL_VERSION"
   mirror_install null "$NULL_NAMESPACE" "$NULL_VERSION" "$out"
-  # A stand-in never stays under HashiCorp's address (earlier versions of this script put it there).
-  if [[ $NULL_NAMESPACE != hashicorp ]]; then
-    for host in "${HOSTS[@]}"; do rm -rf "${MIRROR:?}/$host/hashicorp/null"; done
-  fi
   write_stamp null "$key" "$info; $("$GO" version)"
 }
 
@@ -241,6 +237,10 @@ build_tofu() {
 
 build_docker
 build_null
+# A stand-in never stays under HashiCorp's address (earlier versions of this script put it there).
+if [[ $NULL_NAMESPACE != hashicorp ]]; then
+  for host in "${HOSTS[@]}"; do rm -rf "${MIRROR:?}/$host/hashicorp/null"; done
+fi
 
 if [[ $FORCE_TOFU == 1 ]] || ! command -v terraform >/dev/null 2>&1; then
   [[ $FORCE_TOFU == 1 ]] || log "no terraform on PATH: using OpenTofu"
