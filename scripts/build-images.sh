@@ -55,7 +55,9 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 [ "$(id -u)" = 0 ] || die "must run as root"
 
 # 1. a running engine (idempotent, fast when already up)
-"$REPO_ROOT/scripts/setup-docker.sh" >&2
+# Start a daemon only when none answers: a running one keeps its flags (setup-e2e.sh
+# adds a TLS listener that a plain setup-docker.sh run would take away).
+docker info >/dev/null 2>&1 || "$REPO_ROOT/scripts/setup-docker.sh" >&2
 DOCKER="${DWI_DOCKER_CLI:-/usr/bin/docker}"
 command -v "$DOCKER" >/dev/null || DOCKER=docker
 export DOCKER_BUILDKIT=0 # the classic builder: same path as the docker provider's /build API

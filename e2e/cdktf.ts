@@ -1,0 +1,56 @@
+/** Drives the cdktf CLI and Terraform for the suite, with the offline provider mirror. */
+import * as fs from 'fs';
+import * as path from 'path';
+import { E2E } from './config';
+import { must, ROOT, run, RunResult } from './support';
+
+export interface Variant {
+  /** Folder under the work dir for this deployment's synth output and state. */
+  readonly name: string;
+  /** Extra environment: the e2e app reads DWI_E2E_* and Terraform reads TF_VAR_*. */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+const CDKTF = path.join(ROOT, 'node_modules', '.bin', 'cdktf');
+
+function environment(variant: Variant): NodeJS.ProcessEnv {
+  const vars = Object.fromEntries(Object.entries(E2E.passwords).map(([k, v]) => [`TF_VAR_${k}`, v]));
+  return { ...process.env, CHECKPOINT_DISABLE: '1', CI: '1', DWI_E2E_VARIANT: variant.name, ...vars, ...variant.env };
+}
+
+export const outDir = (variant: Variant) => path.join(E2E.workDir, variant.name, 'cdktf.out');
+export const stackDir = (variant: Variant) => path.join(outDir(variant), 'stacks', E2E.stackName);
+
+function cdktf(command: string, variant: Variant, extra: string[] = []): Promise<RunResult> {
+  return run(CDKTF, [command, E2E.stackName, '--auto-approve', '--skip-provider-lock', '--app', 'npx ts-node --transpile-only e2e/app.ts', '--output', outDir(variant), ...extra], {
+    cwd: ROOT,
+    env: environment(variant),
+    timeoutMs: 900_000,
+  });
+}
+
+function check(what: string, result: RunResult): RunResult {
+  if (result.code !== 0) throw new Error(`cdktf ${what} failed (exit ${result.code}, ${result.seconds}s):\n${result.stdout.slice(-6000)}\n${result.stderr.slice(-3000)}`);
+  return result;
+}
+
+export const deploy = async (variant: Variant) => check('deploy', await cdktf('deploy', variant));
+export const destroy = async (variant: Variant) => check('destroy', await cdktf('destroy', variant));
+/** Destroy that reports instead of throwing: for clean-up after a failure. */
+export const tryDestroy = (variant: Variant) => (fs.existsSync(stackDir(variant)) ? cdktf('destroy', variant) : Promise.resolve(undefined));
+
+/** `terraform plan -detailed-exitcode` on the synthesized stack: 0 no changes, 2 changes. */
+export async function plan(variant: Variant): Promise<RunResult> {
+  return run(process.env.TERRAFORM_BINARY_NAME ?? 'terraform', ['plan', '-detailed-exitcode', '-input=false', '-no-color', '-lock-timeout=30s'], {
+    cwd: stackDir(variant),
+    env: environment(variant),
+    timeoutMs: 300_000,
+  });
+}
+
+/** The synthesized Terraform JSON of a variant. */
+export function synthesized(variant: Variant): any {
+  return JSON.parse(fs.readFileSync(path.join(stackDir(variant), 'cdk.tf.json'), 'utf8'));
+}
+
+export { must };

@@ -1,0 +1,305 @@
+/**
+ * End to end: `cdktf deploy` of the example app against the local Docker engine, then
+ * the promises of the design checked for real. Steps run in order on one deployment.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deploy, destroy, plan, synthesized, tryDestroy, Variant } from './cdktf';
+import { E2E } from './config';
+import {
+  containersOf,
+  docker,
+  inspect,
+  record,
+  request,
+  run,
+  sequence,
+  servedBy,
+  sleep,
+  sql,
+  stream,
+  trySql,
+  waitHealthy,
+} from './support';
+import { removeLeftovers } from './cleanup';
+
+const local: Variant = { name: 'local' };
+const revised: Variant = { name: 'local', env: { DWI_E2E_APP_REVISION: '2' } };
+const n = E2E.name;
+const site = `http://127.0.0.1:${E2E.ports.roundRobin}`;
+const WEB = ['web-1', 'web-2', 'web-3'];
+/** HAProxy's fall window with the default check (inter 2 s, fall 3) plus one interval of slack. */
+const FALL_WINDOW_MS = 2000 * 3 + 2000;
+
+beforeAll(async () => {
+  await removeLeftovers(n);
+  const result = await deploy(local);
+  record('deploy_seconds', result.seconds);
+}, 1_200_000);
+
+afterAll(async () => {
+  await tryDestroy(revised);
+  await removeLeftovers(n);
+}, 900_000);
+
+describe('1. cdktf deploy', () => {
+  it('returns only once the site serves: every container healthy, every server answering through HAProxy', async () => {
+    const names = await containersOf(n);
+    expect(names).toEqual(
+      [
+        `${n}-db-primary`, `${n}-db-replica-1`, `${n}-lb`, `${n}-lb-leastconn`, `${n}-lb-passive`, `${n}-lb-source`,
+        ...WEB.flatMap((w) => [`${n}-${w}`, `${n}-${w}-app`]),
+      ].sort(),
+    );
+    for (const name of names) expect((await inspect(name)).State.Health.Status, name).toBe('healthy');
+    // No warm-up: the first requests after deploy already succeed.
+    const answers = await sequence(`${site}/api/whoami`, 6);
+    expect(answers.every((a) => WEB.includes(a)), answers.join(',')).toBe(true);
+  });
+});
+
+describe('2. load balancing through HAProxy', () => {
+  it('round robin: consecutive requests are answered by every server in turn', async () => {
+    const answers = await sequence(`${site}/api/whoami`, 9);
+    record('round_robin_sequence', answers);
+    expect(new Set(answers.slice(0, 3))).toEqual(new Set(WEB));
+    for (let i = 3; i < answers.length; i++) expect(answers[i]).toBe(answers[i % 3]);
+  });
+
+  it('a static file comes from Nginx, not the application', async () => {
+    const a = await request(`${site}/static/index.html`);
+    expect(a.status).toBe(200);
+    expect(a.body).toContain('cdktf-distributed-web demo');
+    expect(WEB).toContain(servedBy(a));
+    expect(a.headers['x-served-by']).toBeUndefined(); // the application's header
+    const api = await request(`${site}/api/whoami`);
+    expect(api.headers['x-served-by']).toBe(servedBy(api));
+  });
+
+  it('least connections: while two servers are busy, new requests go to the idle one', async () => {
+    const lb = `http://127.0.0.1:${E2E.ports.leastConnections}`;
+    const slow = [request(`${lb}/api/slow?ms=4000`, { timeoutMs: 8000 }), request(`${lb}/api/slow?ms=4000`, { timeoutMs: 8000 })];
+    await sleep(500);
+    const during = await sequence(`${lb}/api/whoami`, 6);
+    const busy = (await Promise.all(slow)).map(servedBy);
+    record('least_connections', { busy, during });
+    expect(new Set(busy).size).toBe(2);
+    const idle = WEB.find((w) => !busy.includes(w));
+    expect(during).toEqual(Array(6).fill(idle));
+  });
+
+  it('source hashing: one client keeps one server', async () => {
+    const answers = await sequence(`http://127.0.0.1:${E2E.ports.source}/api/whoami`, 9);
+    expect(new Set(answers).size, answers.join(',')).toBe(1);
+    expect(WEB).toContain(answers[0]);
+  });
+
+  it('active-passive: the backup gets nothing while an active server is up, and everything when none is', async () => {
+    const lb = `http://127.0.0.1:${E2E.ports.activePassive}/api/whoami`;
+    const before = await sequence(lb, 8);
+    expect(new Set(before)).toEqual(new Set(['web-1', 'web-2']));
+    await docker('stop', '-t', '2', `${n}-web-1`, `${n}-web-2`);
+    try {
+      await sleep(FALL_WINDOW_MS);
+      const after = await sequence(lb, 8);
+      record('active_passive', { before, afterActiveServersStopped: after });
+      expect(after).toEqual(Array(8).fill('web-3'));
+    } finally {
+      await docker('start', `${n}-web-1`, `${n}-web-2`);
+      await Promise.all([waitHealthy(`${n}-web-1`), waitHealthy(`${n}-web-2`)]);
+    }
+    await eventually(async () => expect(new Set(await sequence(`${site}/api/whoami`, 6))).toEqual(new Set(WEB)), 30_000);
+  });
+});
+
+describe('3. replication', () => {
+  const replica = `${n}-db-replica-1`;
+
+  it('a write through the application to the primary reads back from the replica within 2 s', async () => {
+    const created = await request(`${site}/api/notes`, { method: 'POST', body: { text: 'hello from e2e' } });
+    expect(created.status, created.body).toBe(201);
+    const { id } = JSON.parse(created.body);
+    const started = Date.now();
+    let read = await request(`${site}/api/notes/${id}`);
+    while (read.status !== 200 && Date.now() - started < 2000) {
+      await sleep(50);
+      read = await request(`${site}/api/notes/${id}`);
+    }
+    record('write_to_replica_read_ms', Date.now() - started);
+    expect(read.status, read.body).toBe(200);
+    expect(JSON.parse(read.body)).toMatchObject({ text: 'hello from e2e', readFrom: replica });
+  });
+
+  it('a direct write to the replica is refused', async () => {
+    const result = await trySql(replica, "INSERT INTO notes (text, server) VALUES ('direct', 'e2e')", 'app', E2E.passwords.db_password, 'app');
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/read-only|--read-only|1290/);
+  });
+
+  it('both replication threads run, with GTID', async () => {
+    const status = await sql(replica, 'SHOW REPLICA STATUS\\G');
+    expect(status).toMatch(/Slave_IO_Running: Yes/);
+    expect(status).toMatch(/Slave_SQL_Running: Yes/);
+    expect(status).toMatch(/Using_Gtid: Slave_Pos/);
+  });
+});
+
+describe('4. segmentation', () => {
+  it('publishes no database port on the host; only the load balancers publish, on loopback', async () => {
+    for (const name of await containersOf(n)) {
+      const bindings = Object.values((await inspect(name)).HostConfig.PortBindings ?? {}).flat() as { HostIp: string }[];
+      if (name.includes('-lb')) expect(bindings.map((b) => b.HostIp)).toEqual(['127.0.0.1']);
+      else expect(bindings, name).toEqual([]);
+    }
+    expect(await docker('port', `${n}-db-primary`)).toBe('');
+  });
+
+  it('keeps the back network internal: no route out, and the load balancer cannot reach the database', async () => {
+    const back = JSON.parse(await docker('network', 'inspect', `${n}-back`))[0];
+    expect(back.Internal).toBe(true);
+    const front = JSON.parse(await docker('network', 'inspect', `${n}-front`))[0];
+    expect(Object.values(front.Containers).map((c: any) => c.Name)).not.toContain(`${n}-db-primary`);
+    // From the load balancer (front network only), the database neither resolves nor answers.
+    const probe = await run('docker', ['exec', `${n}-lb`, 'bash', '-c', `exec 3<>/dev/tcp/${n}-db-primary/3306`], { timeoutMs: 20_000 });
+    expect(probe.code).not.toBe(0);
+    // An application container has no default route.
+    const routes = await docker('exec', `${n}-web-1-app`, 'cat', '/proc/net/route');
+    expect(routes.split('\n').slice(1).some((line) => line.split('\t')[1] === '00000000')).toBe(false);
+  });
+});
+
+describe('5. a web server fails under load', () => {
+  it('leaves the pool within the fall window with no failed request, and rejoins when started again', async () => {
+    const load = stream(`${site}/api/whoami`, 30_000, 50);
+    await sleep(4000);
+    const stoppedAt = Date.now() - load.started;
+    await docker('stop', '-t', '2', `${n}-web-2`, `${n}-web-2-app`);
+    await sleep(12_000);
+    const restartedAt = Date.now() - load.started;
+    await docker('start', `${n}-web-2-app`);
+    await waitHealthy(`${n}-web-2-app`);
+    await docker('start', `${n}-web-2`);
+    const samples = await load.done;
+
+    const failed = (from: number, to: number) => samples.filter((s) => s.t >= from && s.t < to && s.status !== 200).length;
+    const figures = {
+      requests: samples.length,
+      failedDuringFallWindow: failed(stoppedAt, stoppedAt + FALL_WINDOW_MS),
+      failedAfterFallWindow: failed(stoppedAt + FALL_WINDOW_MS, Infinity),
+      failedBeforeStop: failed(0, stoppedAt),
+      web2AnswersAfterFallWindow: samples.filter((s) => s.t > stoppedAt + FALL_WINDOW_MS && s.t < restartedAt && s.server === 'web-2').length,
+    };
+    record('fault_web_server_stop', figures);
+    expect(figures.failedBeforeStop).toBe(0);
+    expect(figures.failedAfterFallWindow).toBe(0);
+    expect(figures.web2AnswersAfterFallWindow).toBe(0);
+    // Rejoins: after its health checks rise again, it answers its share.
+    await waitHealthy(`${n}-web-2`);
+    await eventually(async () => expect(await sequence(`${site}/api/whoami`, 6)).toContain('web-2'), 30_000);
+  });
+});
+
+describe('6. an application container is replaced', () => {
+  it('Nginx and HAProxy keep routing to the new container without a restart of their own', async () => {
+    const before = {
+      app: await inspect(`${n}-web-1-app`),
+      nginx: await inspect(`${n}-web-1`),
+      lb: await inspect(`${n}-lb`),
+    };
+    const load = stream(`${site}/api/whoami`, 600_000, 100);
+    try {
+      await deploy(revised);
+    } finally {
+      load.stop();
+    }
+    const samples = await load.done;
+    const after = {
+      app: await inspect(`${n}-web-1-app`),
+      nginx: await inspect(`${n}-web-1`),
+      lb: await inspect(`${n}-lb`),
+    };
+    expect(after.app.Id).not.toBe(before.app.Id);
+    expect(after.app.Config.Env).toContain('APP_REVISION=2');
+    expect(after.nginx.Id).toBe(before.nginx.Id);
+    expect(after.nginx.State.StartedAt).toBe(before.nginx.State.StartedAt);
+    expect(after.lb.Id).toBe(before.lb.Id);
+    expect(after.lb.State.StartedAt).toBe(before.lb.State.StartedAt);
+    const ip = (c: any) => c.NetworkSettings.Networks[`${n}-back`].IPAddress;
+    record('app_replacement', {
+      requests: samples.length,
+      failed: samples.filter((s) => s.status !== 200).length,
+      oldIp: ip(before.app),
+      newIp: ip(after.app),
+    });
+    expect(samples.filter((s) => s.status !== 200)).toEqual([]);
+    await eventually(async () => expect(await sequence(`${site}/api/whoami`, 6)).toContain('web-1'), 30_000);
+  });
+});
+
+describe('7. database restarts', () => {
+  it('replication resumes after the replica, then the primary, restart; no committed row is lost', async () => {
+    const primary = `${n}-db-primary`;
+    const replica = `${n}-db-replica-1`;
+    const write = async (label: string, count: number) => {
+      for (let i = 0; i < count; i++) {
+        const a = await request(`${site}/api/notes`, { method: 'POST', body: { text: `${label}-${i}` } });
+        expect(a.status, a.body).toBe(201);
+      }
+    };
+    await write('before-restarts', 20);
+    await docker('restart', '-t', '30', replica);
+    await waitHealthy(replica);
+    await write('after-replica-restart', 20);
+    await docker('restart', '-t', '30', primary);
+    await waitHealthy(primary);
+    await waitHealthy(replica, 120_000);
+    await eventually(async () => expect((await request(`${site}/api/notes`, { method: 'POST', body: { text: 'after-primary-restart' } })).status).toBe(201), 60_000);
+
+    await eventually(async () => {
+      const primaryCount = await sql(primary, 'SELECT COUNT(*) FROM app.notes');
+      const replicaCount = await sql(replica, 'SELECT COUNT(*) FROM app.notes');
+      const primaryGtid = await sql(primary, 'SELECT @@GLOBAL.gtid_binlog_pos');
+      const replicaGtid = await sql(replica, 'SELECT @@GLOBAL.gtid_slave_pos');
+      record('replication_after_restarts', { primaryCount, replicaCount, primaryGtid, replicaGtid });
+      expect(replicaCount).toBe(primaryCount);
+      expect(replicaGtid).toBe(primaryGtid);
+    }, 30_000);
+    const labels = await sql(replica, "SELECT COUNT(*) FROM app.notes WHERE text LIKE 'before-restarts-%' OR text LIKE 'after-replica-restart-%'");
+    expect(labels).toBe('40');
+    const status = await sql(replica, 'SHOW REPLICA STATUS\\G');
+    expect(status).toMatch(/Slave_IO_Running: Yes/);
+    expect(status).toMatch(/Slave_SQL_Running: Yes/);
+  });
+});
+
+describe('8. idempotence and teardown', () => {
+  it('a second deploy plans no change', async () => {
+    const result = await plan(revised);
+    record('second_plan_exit_code', result.code);
+    expect(result.code, result.stdout.slice(-3000)).toBe(0);
+    const again = await deploy(revised);
+    expect(again.stdout).toMatch(/No changes/);
+  });
+
+  it('destroy leaves no container or network of the stack, and keeps the data volumes (RETAIN)', async () => {
+    const json = synthesized(revised);
+    expect(json.resource.docker_volume).toBeUndefined();
+    const result = await destroy(revised);
+    record('destroy_seconds', result.seconds);
+    expect(await containersOf(n)).toEqual([]);
+    expect(await docker('network', 'ls', '--filter', `name=^${n}-`, '--format', '{{.Name}}')).toBe('');
+    const volumes = (await docker('volume', 'ls', '--filter', `name=^${n}-`, '--format', '{{.Name}}')).split('\n').sort();
+    expect(volumes).toEqual([`${n}-db-primary-data`, `${n}-db-replica-1-data`]);
+  });
+});
+
+async function eventually(check: () => Promise<void>, timeoutMs: number): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() - started > timeoutMs) throw err;
+      await sleep(500);
+    }
+  }
+}
