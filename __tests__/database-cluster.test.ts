@@ -74,7 +74,7 @@ describe('DatabaseCluster', () => {
     expect(uploaded(replica, DB_PATHS.healthCheck)).toContain('_SQL_Running: Yes');
     expect(uploaded(primary, DB_PATHS.healthCheck)).not.toContain('Running');
     expect(primary.upload.find((u: any) => u.file === DB_PATHS.initScript).permissions).toBe('0755');
-    expect(replica.healthcheck).toMatchObject({ test: [DB_PATHS.healthCheck], interval: '5s', start_period: '30s', retries: 5 });
+    expect(replica.healthcheck).toMatchObject({ test: ['CMD', DB_PATHS.healthCheck], interval: '5s', start_period: '30s', retries: 5 });
     expect(replica.depends_on).toEqual([expect.stringMatching(/^docker_container\.db_primary_[0-9A-F]+$/)]);
     expect(labels(replica)['io.cdktf-distributed-web.role']).toBe('database-replica');
   });

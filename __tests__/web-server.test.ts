@@ -170,6 +170,7 @@ describe('WebServer', () => {
       ['the app health path would inject a shell command', () => ({ app: { healthCheckPath: '/h;reboot' } }), /'app.healthCheckPath'.*got "\/h;reboot"/],
       ['an environment name is invalid', () => ({ app: { environment: { 'BAD-NAME': 'x' } } }), /'app.environment' must be keyed by variable names.*got "BAD-NAME"/],
       ['the server name is empty', () => ({ serverName: '' }), /'serverName' must be a lower-case DNS label/],
+      ['the probe command has no Docker test type', () => ({ app: { healthCheckCommand: ['curl', '-f', 'http://127.0.0.1:3000/'] } }), /'app.healthCheck' probe must start with "CMD", "CMD-SHELL" or "NONE".*got \["curl"/],
       ['the Nginx image is malformed', () => ({ nginxImage: 'nginx latest' }), /'nginxImage' must be a Docker image reference.*got "nginx latest"/],
       ['the body limit is 0', () => ({ clientMaxBodySizeMegabytes: 0 }), /'clientMaxBodySizeMegabytes' must be an integer from 1 to 1024, got 0/],
       ['the Nginx health-check retries are 0', () => ({ nginxHealthCheck: { retries: 0 } }), /'nginxHealthCheck.retries' must be an integer from 1 to 100, got 0/],

@@ -22,6 +22,7 @@ export const outDir = (variant: Variant) => path.join(E2E.workDir, variant.name,
 export const stackDir = (variant: Variant) => path.join(outDir(variant), 'stacks', E2E.stackName);
 
 function cdktf(command: string, variant: Variant, extra: string[] = []): Promise<RunResult> {
+  fs.mkdirSync(path.join(E2E.workDir, variant.name), { recursive: true });
   return run(CDKTF, [command, E2E.stackName, '--auto-approve', '--skip-provider-lock', '--app', 'npx ts-node --transpile-only e2e/app.ts', '--output', outDir(variant), ...extra], {
     cwd: ROOT,
     env: environment(variant),

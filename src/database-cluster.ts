@@ -194,7 +194,7 @@ export class DatabaseCluster extends Construct implements IDatabaseEndpoint {
       const check = resolveHealthCheck(
         this,
         'healthCheck',
-        [DB_PATHS.healthCheck],
+        ['CMD', DB_PATHS.healthCheck],
         { intervalSeconds: 5, timeoutSeconds: 5, retries: 5, ...props.healthCheck },
         { startPeriodSeconds: 30 },
       );

@@ -1,6 +1,6 @@
 import { createHash } from 'crypto';
 import { IConstruct } from 'constructs';
-import { checkInteger, checkPositive } from './validation';
+import { ValidationError, checkInteger, checkPositive, describe } from './validation';
 
 /**
  * How Docker probes one container.
@@ -49,6 +49,9 @@ export function resolveHealthCheck(
   options: ContainerHealthCheckOptions | undefined,
   defaults: { startPeriodSeconds: number },
 ): ResolvedHealthCheck {
+  if (!['CMD', 'CMD-SHELL', 'NONE'].includes(test[0])) {
+    throw new ValidationError(scope, `'${prop}' probe must start with "CMD", "CMD-SHELL" or "NONE" (Docker ignores it otherwise), got ${describe(test)}`);
+  }
   const resolved = {
     test,
     intervalSeconds: options?.intervalSeconds ?? 5,
