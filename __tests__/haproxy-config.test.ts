@@ -97,7 +97,9 @@ backend web
     http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host localhost
     http-check expect status 200
     # Servers are found through Docker DNS: a replaced container is followed without a reload.
-    default-server check inter 2s rise 2 fall 3 resolvers docker resolve-prefer ipv4 init-addr last,libc,none
+    # Three failed connections of live traffic in a row take a server out at once,
+    # without waiting for the health check to fall.
+    default-server check inter 2s rise 2 fall 3 observe layer4 error-limit 3 on-error mark-down resolvers docker resolve-prefer ipv4 init-addr last,libc,none
     server web-1 site-web-1:80
     server web-2 site-web-2:80
     server web-3 site-web-3:80 backup

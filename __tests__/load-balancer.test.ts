@@ -43,7 +43,8 @@ describe('LoadBalancer', () => {
     expect(cfg).not.toContain('backup');
     expect(cfg).toContain('bind :8080');
     expect(cfg).toContain('http-check send meth GET uri /healthz');
-    expect(cfg).toContain('default-server check inter 2s rise 2 fall 3 resolvers docker');
+    expect(cfg).toContain('default-server check inter 2s rise 2 fall 3 observe layer4 error-limit 3 on-error mark-down resolvers docker');
+    expect(cfg).toContain('timeout connect 1s\n');
   });
 
   it('counts targets added after construction (the config is rendered at synthesis)', () => {

@@ -150,6 +150,20 @@ export async function sql(container: string, query: string, user = 'root', passw
   }).then((s) => s.trim());
 }
 
+/** `SHOW REPLICA STATUS` of a replica as a field map (vertical output keeps the names). */
+export async function replicaStatus(container: string): Promise<Record<string, string>> {
+  const out = await must('docker', ['exec', '-e', `MYSQL_PWD=${E2E.passwords.db_root_password}`, container, 'mariadb', '--protocol=tcp', '-h', '127.0.0.1', '-uroot', '-e', 'SHOW REPLICA STATUS\\G'], {
+    timeoutMs: 30_000,
+  });
+  return Object.fromEntries(
+    out
+      .split('\n')
+      .map((line) => /^\s*([A-Za-z_]+): ?(.*)$/.exec(line))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => [m[1], m[2]]),
+  );
+}
+
 /** Same, but returns the failure instead of throwing. */
 export async function trySql(container: string, query: string, user: string, password: string, database = ''): Promise<RunResult> {
   return run('docker', ['exec', '-e', `MYSQL_PWD=${password}`, container, 'mariadb', '--protocol=tcp', '-h', '127.0.0.1', `-u${user}`, '-N', '-B', '-e', query, ...(database ? [database] : [])], {

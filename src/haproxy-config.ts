@@ -117,7 +117,9 @@ export function renderHaproxyConfig(model: HaproxyConfigModel): string {
     `    http-check send meth GET uri ${hc.path} ver HTTP/1.1 hdr Host localhost`,
     '    http-check expect status 200',
     '    # Servers are found through Docker DNS: a replaced container is followed without a reload.',
-    `    default-server check inter ${seconds(hc.intervalSeconds)} rise ${hc.rise} fall ${hc.fall} resolvers docker resolve-prefer ipv4 init-addr last,libc,none`,
+    '    # Three failed connections of live traffic in a row take a server out at once,',
+    '    # without waiting for the health check to fall.',
+    `    default-server check inter ${seconds(hc.intervalSeconds)} rise ${hc.rise} fall ${hc.fall} observe layer4 error-limit 3 on-error mark-down resolvers docker resolve-prefer ipv4 init-addr last,libc,none`,
     ...model.servers.map((s) => `    server ${s.name} ${s.host}:${s.port}${s.backup ? ' backup' : ''}`),
     '',
   ];

@@ -78,7 +78,12 @@ export interface LoadBalancerHealthCheckOptions {
  * @see https://docs.haproxy.org/2.6/configuration.html#4-timeout%20connect
  */
 export interface LoadBalancerTimeoutOptions {
-  /** @default 5 */
+  /**
+   * Time to connect to a server. Between containers on one Docker network a connection
+   * takes microseconds; a stopped container's address just stops answering, so a short
+   * wait sends the retry to another server sooner. Raise it for slow overlay networks.
+   * @default 1
+   */
   readonly connectSeconds?: number;
   /** @default 30 */
   readonly clientSeconds?: number;
@@ -224,7 +229,7 @@ export class LoadBalancer extends Construct {
 
     const t = props.timeouts ?? {};
     this.timeouts = {
-      connectSeconds: t.connectSeconds ?? 5,
+      connectSeconds: t.connectSeconds ?? 1,
       clientSeconds: t.clientSeconds ?? 30,
       serverSeconds: t.serverSeconds ?? 30,
       httpRequestSeconds: t.httpRequestSeconds ?? 10,
