@@ -15,7 +15,18 @@ const CDKTF = path.join(ROOT, 'node_modules', '.bin', 'cdktf');
 
 function environment(variant: Variant): NodeJS.ProcessEnv {
   const vars = Object.fromEntries(Object.entries(E2E.passwords).map(([k, v]) => [`TF_VAR_${k}`, v]));
-  return { ...process.env, CHECKPOINT_DISABLE: '1', CI: '1', DWI_E2E_VARIANT: variant.name, ...vars, ...variant.env };
+  return {
+    ...process.env,
+    CHECKPOINT_DISABLE: '1',
+    CI: '1',
+    // Provider 4.x builds images with buildx by default, and its buildx path talks to
+    // DOCKER_HOST instead of the provider's `host` (the remote test caught it). 3.6.2, the
+    // version the bindings pin, has only the API builder: this makes 4.x build the same way.
+    DOCKER_BUILDKIT: '0',
+    DWI_E2E_VARIANT: variant.name,
+    ...vars,
+    ...variant.env,
+  };
 }
 
 export const outDir = (variant: Variant) => path.join(E2E.workDir, variant.name, 'cdktf.out');
