@@ -108,6 +108,17 @@ describe('DatabaseCluster', () => {
     expect(out.named('docker_container', 'site-db-primary').volumes[0].volume_name).toMatch(/^\$\{docker_volume\..*\.name\}$/);
   });
 
+  it('creates the exporter user on the primary only when a monitoring password is given', () => {
+    const stack = newStack();
+    const db = cluster(stack, { monitoringPassword: 'mon-pw' });
+    const out = synth(stack);
+    expect(env(out.named('docker_container', 'site-db-primary')).DWI_MONITOR_PASSWORD).toBe('mon-pw');
+    expect(Object.keys(env(out.named('docker_container', 'site-db-replica-1')))).not.toContain('DWI_MONITOR_PASSWORD');
+    expect(uploaded(out.named('docker_container', 'site-db-primary'), DB_PATHS.initScript)).toContain("CREATE USER IF NOT EXISTS 'exporter'");
+    expect(db.monitoringEnabled).toBe(true);
+    expect(Object.keys(env(synth((() => { const s = newStack(); cluster(s); return s; })()).named('docker_container', 'site-db-primary')))).not.toContain('DWI_MONITOR_PASSWORD');
+  });
+
   it('runs a lone primary with 0 replicas, reads then go to the primary', () => {
     const stack = newStack();
     const db = cluster(stack, { replicas: 0 });

@@ -84,6 +84,8 @@ defaults
 frontend monitor
     bind :8404
     monitor-uri /healthz
+    # Prometheus metrics (HAProxy's built-in exporter); this port is never published.
+    http-request use-service prometheus-exporter if { path /metrics }
 
 frontend http
     bind :8080

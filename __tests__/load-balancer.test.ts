@@ -111,6 +111,23 @@ describe('LoadBalancer', () => {
     expect(labels(lb)['io.cdktf-distributed-web.healthcheck-hash']).toMatch(/^[0-9a-f]{16}$/);
   });
 
+  it('serves Prometheus metrics always and the stats page only with a password, which stays out of the file', () => {
+    const plain = newStack();
+    loadBalancer(plain);
+    const without = synth(plain).named('docker_container', 'site-lb');
+    expect(uploaded(without, CONFIG)).toContain('http-request use-service prometheus-exporter if { path /metrics }');
+    expect(uploaded(without, CONFIG)).not.toContain('stats enable');
+    expect(without.env).toBeUndefined();
+
+    const stack = newStack();
+    const secret = new TerraformVariable(stack, 'stats', { type: 'string', sensitive: true });
+    const lb = loadBalancer(stack, { statsPassword: secret.stringValue });
+    const container = synth(stack).named('docker_container', 'site-lb');
+    expect(uploaded(container, CONFIG)).toContain('stats auth "admin:${HAPROXY_STATS_PASSWORD}"');
+    expect(container.env).toEqual(['HAPROXY_STATS_PASSWORD=${var.stats}']);
+    expect(lb.statsEnabled).toBe(true);
+  });
+
   it('accepts a port from a Terraform variable', () => {
     const stack = newStack();
     const port = new TerraformVariable(stack, 'port', { type: 'number' });
@@ -137,6 +154,7 @@ describe('LoadBalancer', () => {
       ['the image is not an image reference', { image: 'HAProxy Latest' }, /'image' must be a Docker image reference.*got "HAProxy Latest"/],
       ['a timeout is 0', { timeouts: { clientSeconds: 0 } }, /'timeouts.clientSeconds' must be a number greater than 0/],
       ['retries is negative', { retries: -1 }, /'retries' must be an integer from 0 to 10, got -1/],
+      ['the stats password is empty', { statsPassword: '' }, /'statsPassword' must be a non-empty string, got ""/],
       ['the container health-check interval is 0', { containerHealthCheck: { intervalSeconds: 0 } }, /'containerHealthCheck.intervalSeconds'.*got 0/],
     ];
     it.each(cases)('fails when %s', (_name, props, message) => {

@@ -14,6 +14,7 @@ function model(overrides: Partial<NginxConfigModel> = {}): NginxConfigModel {
     upstreamPort: 3000,
     resolver: '127.0.0.11',
     healthPath: '/nginx-healthz',
+    statusPort: 8081,
     clientMaxBodySizeMegabytes: 10,
     proxyReadTimeoutSeconds: 60,
     ...overrides,
@@ -101,6 +102,19 @@ http {
             proxy_read_timeout 60s;
         }
     }
+
+    # Connection counters for a Prometheus exporter, on a port the load balancer never
+    # sends client traffic to.
+    server {
+        listen 8081;
+        access_log off;
+        location = /nginx_status {
+            stub_status;
+        }
+        location / {
+            return 404;
+        }
+    }
 }
 `);
   });
@@ -111,7 +125,8 @@ http {
       const cfg = renderNginxConfig(model());
       // THEN
       expect(cfg).not.toContain('alias');
-      expect(cfg.match(/^ {8}location /gm)).toEqual(['        location ', '        location ']);
+      expect(cfg.match(/^ {8}location /gm)).toEqual(['        location ', '        location ', '        location ', '        location ']);
+      expect(cfg).not.toContain('location /static/');
     });
 
     it('renders no static location when only one of staticUrlPath and staticRoot is given', () => {

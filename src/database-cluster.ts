@@ -103,6 +103,13 @@ export interface DatabaseOptions {
   readonly startupTimeoutSeconds?: number;
   /** Docker's health check of every node. @default - interval 5 s, timeout 5 s, 5 retries, start period 30 s */
   readonly healthCheck?: ContainerHealthCheckOptions;
+  /**
+   * Password of the `exporter` user a Prometheus mysqld exporter logs in as (PROCESS,
+   * REPLICATION CLIENT and SELECT; created on the primary at first boot and replicated).
+   * Accepts a token.
+   * @default - no exporter user
+   */
+  readonly monitoringPassword?: string;
 }
 
 export interface DatabaseClusterProps extends DatabaseOptions {
@@ -145,6 +152,8 @@ export class DatabaseCluster extends Construct implements IDatabaseEndpoint {
   public readonly replicationUsername: string;
   public readonly image: string;
   public readonly dataRetention: DataRetention;
+  /** Whether the nodes have the exporter user (`monitoringPassword` was given). */
+  public readonly monitoringEnabled: boolean;
 
   constructor(scope: Construct, id: string, props: DatabaseClusterProps) {
     super(scope, id);
@@ -169,6 +178,8 @@ export class DatabaseCluster extends Construct implements IDatabaseEndpoint {
     checkNonEmpty(this, 'rootPassword', props.rootPassword);
     checkNonEmpty(this, 'replicationPassword', props.replicationPassword);
     this.password = props.password;
+    if (props.monitoringPassword !== undefined) checkNonEmpty(this, 'monitoringPassword', props.monitoringPassword);
+    this.monitoringEnabled = props.monitoringPassword !== undefined;
     this.image = props.image ?? DEFAULT_IMAGES[this.engine];
     checkPattern(this, 'image', this.image, IMAGE_REFERENCE, IMAGE_REFERENCE_TEXT);
     checkPattern(this, 'namePrefix', props.namePrefix, DNS_LABEL, DNS_LABEL_TEXT);
@@ -237,6 +248,7 @@ export class DatabaseCluster extends Construct implements IDatabaseEndpoint {
       `${envPrefix}_DATABASE=${this.databaseName}`,
       `${envPrefix}_USER=${this.username}`,
       `${envPrefix}_PASSWORD=${props.password}`,
+      ...(props.monitoringPassword !== undefined ? [`${DB_ENV.monitorPassword}=${props.monitoringPassword}`] : []),
     ]);
     this.primaryHost = `${props.namePrefix}-db-primary`;
     for (let i = 1; i <= replicaCount; i++) {

@@ -40,6 +40,12 @@ export interface HaproxyConfigModel {
   /** Port of the monitoring frontend (`monitor-uri`), used by the container health check. */
   readonly monitorPort: number;
   readonly monitorPath: string;
+  /**
+   * Serve the HTML stats page at `/stats` on the monitoring frontend, behind basic auth
+   * for user `admin`; the password is read from this environment variable of the HAProxy
+   * process (HAProxy expands `"${VAR}"`), so it never appears in the file.
+   */
+  readonly statsPasswordEnv?: string;
   /** `balance` algorithm: `roundrobin`, `leastconn` or `source`. */
   readonly balance: string;
   readonly servers: HaproxyServer[];
@@ -102,6 +108,11 @@ export function renderHaproxyConfig(model: HaproxyConfigModel): string {
     'frontend monitor',
     `    bind :${model.monitorPort}`,
     `    monitor-uri ${model.monitorPath}`,
+    '    # Prometheus metrics (HAProxy\'s built-in exporter); this port is never published.',
+    '    http-request use-service prometheus-exporter if { path /metrics }',
+    ...(model.statsPasswordEnv
+      ? ['    stats enable', '    stats uri /stats', '    stats refresh 10s', `    stats auth "admin:\${${model.statsPasswordEnv}}"`]
+      : []),
     '',
     'frontend http',
     `    bind :${model.httpPort}`,

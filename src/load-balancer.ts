@@ -15,6 +15,7 @@ import {
   ValidationError,
   checkEnum,
   checkInteger,
+  checkNonEmpty,
   checkPattern,
   checkPort,
   checkPositive,
@@ -144,6 +145,14 @@ export interface LoadBalancerOptions {
   readonly image?: string;
   /** Docker's health check of the HAProxy container. @default - see ContainerHealthCheckOptions */
   readonly containerHealthCheck?: ContainerHealthCheckOptions;
+  /**
+   * Password of user `admin` for HAProxy's stats page (`/stats` on the monitoring port,
+   * which is never published). Accepts a token; it reaches HAProxy as an environment
+   * variable, never in haproxy.cfg.
+   * @default - no stats page (Prometheus metrics at `/metrics` are always served on the monitoring port)
+   * @see https://docs.haproxy.org/2.6/configuration.html#4-stats%20auth
+   */
+  readonly statsPassword?: string;
 }
 
 export interface LoadBalancerProps extends LoadBalancerOptions {
@@ -166,8 +175,9 @@ export interface ILoadBalancerTarget {
 
 /** Port HAProxy binds inside the container: unprivileged, as the image runs as non-root. */
 export const HAPROXY_HTTP_PORT = 8080;
-/** Port of HAProxy's monitoring frontend inside the container. */
+/** Port of HAProxy's monitoring frontend inside the container: `/healthz`, `/metrics`, `/stats`. */
 export const HAPROXY_MONITOR_PORT = 8404;
+const STATS_PASSWORD_ENV = 'HAPROXY_STATS_PASSWORD';
 const HAPROXY_CONFIG_PATH = '/usr/local/etc/haproxy/haproxy.cfg';
 
 /**
@@ -188,6 +198,10 @@ export class LoadBalancer extends Construct {
   public readonly retries: number;
   public readonly maxConnections: number;
   public readonly image: string;
+  /** Host name of the container on its networks (for scrapers). */
+  public readonly containerName: string;
+  /** Whether the stats page is served. */
+  public readonly statsEnabled: boolean;
   private readonly targets: ILoadBalancerTarget[] = [];
 
   constructor(scope: Construct, id: string, props: LoadBalancerProps) {
@@ -212,6 +226,9 @@ export class LoadBalancer extends Construct {
     this.image = props.image ?? 'haproxy:3.0.5';
     checkPattern(this, 'image', this.image, IMAGE_REFERENCE, IMAGE_REFERENCE_TEXT);
     checkPattern(this, 'containerName', props.containerName, DNS_LABEL, DNS_LABEL_TEXT);
+    this.containerName = props.containerName;
+    if (props.statsPassword !== undefined) checkNonEmpty(this, 'statsPassword', props.statsPassword);
+    this.statsEnabled = props.statsPassword !== undefined;
 
     const hc = props.healthCheck ?? {};
     this.healthCheck = {
@@ -254,6 +271,7 @@ export class LoadBalancer extends Construct {
       image: imageFor(this, this.image).imageId,
       networksAdvanced: props.networks.map((n) => ({ name: n.id })),
       ports: [{ internal: HAPROXY_HTTP_PORT, external: this.port, ip: this.hostAddress, protocol: 'tcp' }],
+      env: props.statsPassword !== undefined ? [`${STATS_PASSWORD_ENV}=${props.statsPassword}`] : undefined,
       // Rendered lazily, so targets added after construction count.
       upload: [{ file: HAPROXY_CONFIG_PATH, contentBase64: Lazy.stringValue({ produce: () => base64(this.renderConfig()) }) }],
       healthcheck: dockerHealthcheck(containerCheck),
@@ -298,6 +316,7 @@ export class LoadBalancer extends Construct {
       httpPort: HAPROXY_HTTP_PORT,
       monitorPort: HAPROXY_MONITOR_PORT,
       monitorPath: '/healthz',
+      statsPasswordEnv: this.statsEnabled ? STATS_PASSWORD_ENV : undefined,
       balance: this.algorithm,
       servers: this.targets.map((t, i) => ({
         name: t.targetName,

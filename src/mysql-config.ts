@@ -20,6 +20,7 @@ export const DB_ENV = {
   replicationUser: 'DWI_REPLICATION_USER',
   replicationPassword: 'DWI_REPLICATION_PASSWORD',
   role: 'DWI_DB_ROLE',
+  monitorPassword: 'DWI_MONITOR_PASSWORD',
 } as const;
 
 /** Where our files go in the database containers. */
@@ -78,11 +79,21 @@ function prelude(dialect: SqlDialect): string[] {
   ];
 }
 
+/** The user a Prometheus mysqld exporter logs in as, when monitoring is on. */
+export const MONITOR_USER = 'exporter';
+
 /**
  * The primary's init script: creates the replication user, unlogged, so it exists on the
- * primary only (replicas neither need it nor receive it).
+ * primary only (replicas neither need it nor receive it). When the environment carries a
+ * monitoring password it also creates the exporter's user, logged this time, so that it
+ * reaches every replica (their replication status is what the exporter reads).
  */
 export function renderPrimaryInitScript(dialect: SqlDialect): string {
+  const monitorGrants =
+    dialect === 'mysql'
+      ? 'PROCESS, REPLICATION CLIENT, SELECT'
+      : // MariaDB ≥ 10.5.9 needs SLAVE MONITOR for SHOW REPLICA STATUS.
+        'PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT';
   return [
     ...prelude(dialect),
     '# Runs once, on an empty data directory, against the image\'s temporary init server.',
@@ -95,6 +106,14 @@ export function renderPrimaryInitScript(dialect: SqlDialect): string {
       ? "GRANT REPLICATION SLAVE ON *.* TO '$user'@'%';"
       : "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '$user'@'%';",
     'SQL',
+    `monitor_password=$(printenv ${DB_ENV.monitorPassword} || true)`,
+    'if [ -n "$monitor_password" ]; then',
+    '  monitor_password=$(sql_quote "$monitor_password")',
+    '  MYSQL_PWD="$root_password" "$client" --protocol=socket -uroot <<SQL',
+    `CREATE USER IF NOT EXISTS '${MONITOR_USER}'@'%' IDENTIFIED BY '$monitor_password' WITH MAX_USER_CONNECTIONS 3;`,
+    `GRANT ${monitorGrants} ON *.* TO '${MONITOR_USER}'@'%';`,
+    'SQL',
+    'fi',
     '',
   ].join('\n');
 }

@@ -19,6 +19,8 @@ export interface NginxConfigModel {
   /** URL prefix served from `staticRoot`; no static location when undefined. */
   readonly staticUrlPath?: string;
   readonly staticRoot?: string;
+  /** Port of a second server that only answers `/nginx_status` (stub_status), for exporters. */
+  readonly statusPort: number;
   readonly clientMaxBodySizeMegabytes: number;
   readonly proxyReadTimeoutSeconds: number;
 }
@@ -93,6 +95,19 @@ export function renderNginxConfig(model: NginxConfigModel): string {
     '            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
     '            proxy_connect_timeout 5s;',
     `            proxy_read_timeout ${model.proxyReadTimeoutSeconds}s;`,
+    '        }',
+    '    }',
+    '',
+    '    # Connection counters for a Prometheus exporter, on a port the load balancer never',
+    '    # sends client traffic to.',
+    '    server {',
+    `        listen ${model.statusPort};`,
+    '        access_log off;',
+    '        location = /nginx_status {',
+    '            stub_status;',
+    '        }',
+    '        location / {',
+    '            return 404;',
     '        }',
     '    }',
     '}',

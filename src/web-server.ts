@@ -135,6 +135,8 @@ export interface WebServerProps extends WebServerOptions {
 
 /** Port Nginx listens on inside its container. */
 export const NGINX_PORT = 80;
+/** Port of Nginx's `stub_status` server (`/nginx_status`), never behind the load balancer. */
+export const NGINX_STATUS_PORT = 8081;
 const NGINX_HEALTH_PATH = '/nginx-healthz';
 const MAX_STATIC_FILES = 500;
 const MAX_STATIC_BYTES = 20 * 1024 * 1024;
@@ -249,6 +251,7 @@ export class WebServer extends Construct implements ILoadBalancerTarget {
       healthPath: NGINX_HEALTH_PATH,
       staticUrlPath,
       staticRoot: staticOptions ? NGINX_STATIC_ROOT : undefined,
+      statusPort: NGINX_STATUS_PORT,
       clientMaxBodySizeMegabytes: maxBody,
       proxyReadTimeoutSeconds: 60,
     });
