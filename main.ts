@@ -73,6 +73,7 @@ export class ExampleStack extends TerraformStack {
         engine: props.engine ?? DatabaseEngine.MYSQL,
         replicas: 1,
         image: images.database,
+        readBalancerImage: images.haproxy,
         dataRetention: props.dataRetention,
         password: variable(this, 'db_password', 'Password of the application database user', undefined, true).stringValue,
         rootPassword: variable(this, 'db_root_password', 'Root password of every database node', undefined, true).stringValue,

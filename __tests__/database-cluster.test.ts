@@ -21,16 +21,44 @@ describe('DatabaseCluster', () => {
     const db = cluster(stack);
     const out = synth(stack);
     const containers = out.resources('docker_container');
-    expect(containers.map((c) => c.name)).toEqual(['site-db-primary', 'site-db-replica-1']);
+    expect(containers.map((c) => c.name).sort()).toEqual(['site-db-primary', 'site-db-read', 'site-db-replica-1']);
     for (const c of containers) {
       expect(c.ports).toBeUndefined();
       expect(c.networks_advanced).toEqual([{ name: '${docker_network.back.id}' }]);
-      expect(c).toMatchObject({ wait: true, wait_timeout: 300, destroy_grace_seconds: 60 });
+      expect(c).toMatchObject({ wait: true, security_opts: ['no-new-privileges:true'] });
     }
-    expect(out.resources('docker_image')).toEqual([expect.objectContaining({ name: 'mysql:8.4.3', keep_locally: true })]);
+    expect(out.named('docker_container', 'site-db-primary')).toMatchObject({ wait_timeout: 300, destroy_grace_seconds: 60 });
+    expect(out.resources('docker_image').map((i) => i.name).sort()).toEqual(['haproxy:3.0.5', 'mysql:8.4.3']);
     expect(db.primaryHost).toBe('site-db-primary');
     expect(db.replicaHosts).toEqual(['site-db-replica-1']);
-    expect(db.readHost).toBe('site-db-replica-1');
+    expect(db.readHost).toBe('site-db-read');
+  });
+
+  it('balances reads over the replicas with the primary as backup, through an HAProxy TCP listener', () => {
+    const stack = newStack();
+    const db = cluster(stack, { replicas: 2, readBalancerImage: 'local/haproxy:2.6' });
+    const out = synth(stack);
+    const lb = out.named('docker_container', 'site-db-read');
+    const cfg = uploaded(lb, '/usr/local/etc/haproxy/haproxy.cfg');
+    expect(cfg).toContain('mode tcp');
+    expect(cfg).toContain('bind :3306');
+    expect(cfg).toContain('server replica-1 site-db-replica-1:3306\n');
+    expect(cfg).toContain('server replica-2 site-db-replica-2:3306\n');
+    expect(cfg).toContain('server primary site-db-primary:3306 backup');
+    expect(cfg).toContain('on-marked-down shutdown-sessions');
+    expect(lb.networks_advanced).toEqual([{ name: '${docker_network.back.id}' }]);
+    expect(lb.ports).toBeUndefined();
+    expect(lb.depends_on).toHaveLength(3);
+    expect(lb.capabilities).toEqual({ drop: ['ALL'] });
+    expect(db.readHost).toBe('site-db-read');
+    expect(db.endpointDependencies).toContain(db.readBalancer);
+  });
+
+  it('reads from the primary directly when the read balancer is off', () => {
+    const stack = newStack();
+    const db = cluster(stack, { readBalancer: false });
+    expect(synth(stack).resources('docker_container').map((c) => c.name)).not.toContain('site-db-read');
+    expect(db.readHost).toBe('site-db-primary');
   });
 
   it('creates the application database and user on the primary only', () => {
@@ -83,7 +111,7 @@ describe('DatabaseCluster', () => {
     const stack = newStack();
     cluster(stack, { engine: DatabaseEngine.MARIADB, databaseName: 'shop', username: 'shopper' });
     const out = synth(stack);
-    expect(out.resources('docker_image')[0].name).toBe('mariadb:11.4.4');
+    expect(out.resources('docker_image').map((i) => i.name)).toContain('mariadb:11.4.4');
     const primary = out.named('docker_container', 'site-db-primary');
     expect(env(primary)).toMatchObject({ MARIADB_ROOT_PASSWORD: 'root-pw', MARIADB_DATABASE: 'shop', MARIADB_USER: 'shopper' });
     expect(uploaded(out.named('docker_container', 'site-db-replica-1'), DB_PATHS.initScript)).toContain('MASTER_USE_GTID=slave_pos');
@@ -98,6 +126,7 @@ describe('DatabaseCluster', () => {
       { volume_name: 'site-db-primary-data', container_path: '/var/lib/mysql' },
     ]);
     expect(db.volumeNames).toEqual(['site-db-primary-data', 'site-db-replica-1-data']);
+    expect(out.named('docker_container', 'site-db-read').volumes).toBeUndefined();
   });
 
   it('manages the volumes as resources with DataRetention.DESTROY', () => {
@@ -157,6 +186,8 @@ describe('DatabaseCluster', () => {
       ['the name prefix is upper-case', { namePrefix: 'Site' }, /'namePrefix' must be a lower-case DNS label.*got "Site"/],
       ['the startup timeout is 0', { startupTimeoutSeconds: 0 }, /'startupTimeoutSeconds' must be an integer from 10 to 3600, got 0/],
       ['the health-check interval is 0', { healthCheck: { intervalSeconds: 0 } }, /'healthCheck.intervalSeconds'.*got 0/],
+      ['a read balancer is asked for without replicas', { replicas: 0, readBalancer: true }, /'readBalancer' needs at least one replica, got replicas 0/],
+      ['the read balancer image is malformed', { readBalancerImage: 'HAProxy' }, /'readBalancerImage' must be a Docker image reference/],
     ];
     it.each(cases)('fails when %s', (_name, props, message) => {
       expect(() => cluster(newStack(), props)).toThrow(message);

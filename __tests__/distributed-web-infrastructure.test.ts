@@ -27,6 +27,7 @@ describe('DistributedWebInfrastructure', () => {
     const out = synth(stack);
     expect(out.resources('docker_container').map((c) => c.name).sort()).toEqual([
       'site-db-primary',
+      'site-db-read',
       'site-db-replica-1',
       'site-lb',
       'site-web-1',
@@ -40,7 +41,7 @@ describe('DistributedWebInfrastructure', () => {
     expect(infra.loadBalancer.mode).toBe(LoadBalancerMode.ACTIVE_ACTIVE);
     expect(infra.database.engine).toBe(DatabaseEngine.MYSQL);
     expect(infra.webServerNames).toEqual(['web-1', 'web-2', 'web-3']);
-    expect(infra.databaseHosts).toEqual(['site-db-primary', 'site-db-replica-1']);
+    expect(infra.databaseHosts).toEqual(['site-db-primary', 'site-db-replica-1', 'site-db-read']);
     expect(infra.siteUrl).toBe('http://localhost:8080');
   });
 
@@ -74,7 +75,7 @@ describe('DistributedWebInfrastructure', () => {
       expect.arrayContaining([
         'SERVER_NAME=web-2',
         'DB_PRIMARY_HOST=site-db-primary',
-        'DB_READ_HOST=site-db-replica-1',
+        'DB_READ_HOST=site-db-read',
         'DB_REPLICA_HOSTS=site-db-replica-1,site-db-replica-2',
         'DB_PASSWORD=app-pw',
       ]),
@@ -95,6 +96,7 @@ describe('DistributedWebInfrastructure', () => {
     expect(cfg).toContain('server web-3 site-web-3:80\n');
     expect(infra.database.replicas).toHaveLength(2);
     expect(out.resources('docker_image').map((i) => i.name).sort()).toEqual(['example/app:1', 'haproxy:3.0.5', 'mariadb:11.4.4', 'nginx:1.27.2']);
+    expect(out.resources('docker_container').filter((c) => c.name.startsWith('site-db-replica'))).toHaveLength(2);
     // The gate expects answers from the active servers only.
     expect(gateEnv(out).DWI_GATE_SERVERS).toBe('web-1,web-2,web-3');
   });
@@ -110,7 +112,14 @@ describe('DistributedWebInfrastructure', () => {
     });
     expect(gate.provisioner[0]['local-exec'].command).toContain('node -e');
     expect(Object.keys(gate.triggers).sort()).toEqual(['db-0', 'db-1', 'lb', 'url', 'web-1', 'web-2', 'web-3']);
-    expect(gate.depends_on).toHaveLength(3);
+    expect(gate.depends_on).toHaveLength(4);
+  });
+
+  it('checks and links HTTPS when TLS is on', () => {
+    const { stack, infra } = site({ loadBalancer: { hostAddress: '127.0.0.1', tls: { certificatePem: 'PEM', port: 9443 } } });
+    const out = synth(stack);
+    expect(gateEnv(out).DWI_GATE_URL).toBe('https://127.0.0.1:9443/healthz');
+    expect(infra.siteUrl).toBe('https://127.0.0.1:9443');
   });
 
   it('expects no particular server with SOURCE hashing, and can be turned off', () => {

@@ -82,6 +82,7 @@ defaults
     retry-on conn-failure empty-response junk-response response-timeout 502 503 504
 
 frontend monitor
+    mode http
     bind :8404
     monitor-uri /healthz
     # Prometheus metrics (HAProxy's built-in exporter); this port is never published.
@@ -89,6 +90,7 @@ frontend monitor
 
 frontend http
     bind :8080
+    http-request set-header X-Forwarded-Proto http
     # Only connection failures are retried for methods that may change state.
     http-request disable-l7-retry if !METH_GET
     default_backend web
@@ -218,7 +220,7 @@ backend web
 
   it('binds the HTTP and monitor frontends on the given ports, with the monitor path', () => {
     const cfg = renderHaproxyConfig(model({ httpPort: 18080, monitorPort: 18404, monitorPath: '/lb-health', maxConnections: 100 }));
-    expect(cfg).toContain('\nfrontend monitor\n    bind :18404\n    monitor-uri /lb-health\n');
+    expect(cfg).toContain('\nfrontend monitor\n    mode http\n    bind :18404\n    monitor-uri /lb-health\n');
     expect(cfg).toContain('\nfrontend http\n    bind :18080\n');
     expect(cfg).toContain('\n    maxconn 100\n');
   });

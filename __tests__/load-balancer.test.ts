@@ -128,6 +128,57 @@ describe('LoadBalancer', () => {
     expect(lb.statsEnabled).toBe(true);
   });
 
+  it('terminates TLS: HTTPS published beside HTTP, the certificate uploaded as given, TLS 1.2 minimum, redirect, HSTS', () => {
+    const stack = newStack();
+    const pem = new TerraformVariable(stack, 'tls_pem', { type: 'string', sensitive: true });
+    const lb = loadBalancer(stack, { hostAddress: '127.0.0.1', tls: { certificatePem: pem.stringValue } });
+    const container = synth(stack).named('docker_container', 'site-lb');
+    expect(container.ports).toEqual([
+      { internal: 8080, external: 8080, ip: '127.0.0.1', protocol: 'tcp' },
+      { internal: 8443, external: 8443, ip: '127.0.0.1', protocol: 'tcp' },
+    ]);
+    expect(container.upload).toContainEqual({ file: '/usr/local/etc/haproxy/certs/site.pem', content: '${var.tls_pem}', permissions: '0644' });
+    const cfg = uploaded(container, CONFIG);
+    expect(cfg).toContain('bind :8443 ssl crt /usr/local/etc/haproxy/certs/site.pem');
+    expect(cfg).toContain('ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets');
+    expect(cfg).toContain('http-request redirect scheme https code 301 unless { ssl_fc }');
+    expect(cfg).toContain('Strict-Transport-Security "max-age=15552000"');
+    expect(cfg).toContain('X-Forwarded-Proto https if { ssl_fc }');
+    expect(lb.tls).toEqual({ port: 8443, redirectHttp: true, hstsMaxAgeSeconds: 15552000 });
+  });
+
+  it('can keep plain HTTP beside HTTPS and send no HSTS', () => {
+    const stack = newStack();
+    loadBalancer(stack, { tls: { certificatePem: 'PEM', redirectHttp: false, hstsMaxAgeSeconds: 0, port: 9443 } });
+    const cfg = uploaded(synth(stack).named('docker_container', 'site-lb'), CONFIG);
+    expect(cfg).not.toContain('redirect scheme https');
+    expect(cfg).not.toContain('Strict-Transport-Security');
+  });
+
+  it('filters clients: allowlist (403), rate limit per source (429), body size (413)', () => {
+    const stack = newStack();
+    const lb = loadBalancer(stack, { allowedSourceCidrs: ['203.0.113.0/24', '2001:db8::/32'], rateLimit: { requests: 50 }, maxRequestBodyMegabytes: 2 });
+    const cfg = uploaded(synth(stack).named('docker_container', 'site-lb'), CONFIG);
+    expect(cfg).toContain('acl allowed_source src 203.0.113.0/24 2001:db8::/32');
+    expect(cfg).toContain('http-request deny deny_status 403 unless allowed_source');
+    expect(cfg).toContain('stick-table type ipv6 size 100k expire 10s store http_req_rate(10s)');
+    expect(cfg).toContain('http-request deny deny_status 429 if { sc_http_req_rate(0) gt 50 }');
+    expect(cfg).toContain('http-request deny deny_status 413 if { req.hdr_val(content-length) gt 2097152 }');
+    expect(lb.rateLimit).toEqual({ requests: 50, windowSeconds: 10 });
+  });
+
+  it('lets every client in, without a rate limit, and limits bodies to 10 MiB by default', () => {
+    const stack = newStack();
+    loadBalancer(stack);
+    const container = synth(stack).named('docker_container', 'site-lb');
+    const cfg = uploaded(container, CONFIG);
+    expect(cfg).not.toContain('allowed_source');
+    expect(cfg).not.toContain('stick-table');
+    expect(cfg).toContain('gt 10485760 }');
+    expect(container.capabilities).toEqual({ drop: ['ALL'] });
+    expect(container.security_opts).toEqual(['no-new-privileges:true']);
+  });
+
   it('accepts a port from a Terraform variable', () => {
     const stack = newStack();
     const port = new TerraformVariable(stack, 'port', { type: 'number' });
@@ -155,6 +206,14 @@ describe('LoadBalancer', () => {
       ['a timeout is 0', { timeouts: { clientSeconds: 0 } }, /'timeouts.clientSeconds' must be a number greater than 0/],
       ['retries is negative', { retries: -1 }, /'retries' must be an integer from 0 to 10, got -1/],
       ['the stats password is empty', { statsPassword: '' }, /'statsPassword' must be a non-empty string, got ""/],
+      ['the certificate is empty', { tls: { certificatePem: '' } }, /'tls.certificatePem' must be a non-empty string, got ""/],
+      ['the HTTPS port is the HTTP port', { port: 8443, tls: { certificatePem: 'PEM' } }, /'tls.port' must differ from 'port', both are 8443/],
+      ['the HTTPS port is out of range', { tls: { certificatePem: 'PEM', port: 0 } }, /'tls.port' must be an integer from 1 to 65535, got 0/],
+      ['HSTS is negative', { tls: { certificatePem: 'PEM', hstsMaxAgeSeconds: -1 } }, /'tls.hstsMaxAgeSeconds' must be an integer from 0 to 63072000, got -1/],
+      ['the allowlist is empty', { allowedSourceCidrs: [] }, /'allowedSourceCidrs' must list at least one network \(omit it to allow every client\), got \[\]/],
+      ['an allowlist entry is not a CIDR', { allowedSourceCidrs: ['10.0.0.0/8', 'example.com'] }, /'allowedSourceCidrs\[1\]' must be a CIDR.*got "example.com"/],
+      ['the rate limit is 0', { rateLimit: { requests: 0 } }, /'rateLimit.requests' must be an integer from 1 to 1000000, got 0/],
+      ['the body limit is 0', { maxRequestBodyMegabytes: 0 }, /'maxRequestBodyMegabytes' must be an integer from 1 to 10240, got 0/],
       ['the container health-check interval is 0', { containerHealthCheck: { intervalSeconds: 0 } }, /'containerHealthCheck.intervalSeconds'.*got 0/],
     ];
     it.each(cases)('fails when %s', (_name, props, message) => {

@@ -20,7 +20,7 @@ describe('the example app (main.ts)', () => {
     expect(stack.site.loadBalancer.algorithm).toBe('roundrobin');
     expect(stack.site.loadBalancer.mode).toBe('active-active');
     expect(stack.site.database.engine).toBe(DatabaseEngine.MYSQL);
-    expect(Object.keys(json.resource.docker_container)).toHaveLength(9);
+    expect(Object.keys(json.resource.docker_container)).toHaveLength(10);
   });
 
   it('builds the demo application from app/ and serves app/public from Nginx', () => {
@@ -47,7 +47,7 @@ describe('the example app (main.ts)', () => {
     const { json } = synthExample();
     expect(json.output.site_url.value).toBe('http://localhost:8080');
     expect(json.output.web_servers.value).toEqual(['web-1', 'web-2', 'web-3']);
-    expect(json.output.database_hosts.value).toEqual(['dwi-db-primary', 'dwi-db-replica-1']);
+    expect(json.output.database_hosts.value).toEqual(['dwi-db-primary', 'dwi-db-replica-1', 'dwi-db-read']);
   });
 
   it('passes image overrides through (the end-to-end suite uses local stand-ins)', () => {

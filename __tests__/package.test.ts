@@ -75,7 +75,7 @@ describe('the npm package', () => {
     run(path.join(root, 'node_modules', '.bin', 'cdktf'), ['synth'], app);
     const json = JSON.parse(fs.readFileSync(path.join(app, 'cdktf.out', 'stacks', 'consumer', 'cdk.tf.json'), 'utf8'));
     const names = Object.values(json.resource.docker_container).map((c: any) => c.name).sort();
-    expect(names).toEqual(['shop-db-primary', 'shop-db-replica-1', 'shop-lb', 'shop-web-1', 'shop-web-1-app', 'shop-web-2', 'shop-web-2-app']);
+    expect(names).toEqual(['shop-db-primary', 'shop-db-read', 'shop-db-replica-1', 'shop-lb', 'shop-web-1', 'shop-web-1-app', 'shop-web-2', 'shop-web-2-app']);
     expect(json.terraform.required_providers.docker).toMatchObject({ source: 'kreuzwerker/docker', version: '3.6.2' });
   });
 });

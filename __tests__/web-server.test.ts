@@ -51,6 +51,9 @@ describe('WebServer', () => {
     expect(app.networks_advanced).toEqual([{ name: '${docker_network.back.id}' }]);
     expect(nginx.ports).toBeUndefined();
     expect(app.ports).toBeUndefined();
+    expect(nginx.capabilities).toEqual({ drop: ['ALL'], add: ['CHOWN', 'SETGID', 'SETUID', 'NET_BIND_SERVICE'] });
+    expect(app.capabilities).toEqual({ drop: ['ALL'] });
+    for (const c of [nginx, app]) expect(c.security_opts).toEqual(['no-new-privileges:true']);
     expect(nginx.depends_on).toEqual([expect.stringMatching(/^docker_container\.web_App_[0-9A-F]+$/)]);
     expect({ name: web.targetName, host: web.targetHost, port: web.targetPort }).toEqual({ name: 'web-1', host: 'site-web-1', port: 80 });
   });

@@ -6,7 +6,7 @@
  * algorithms and active-passive mode without deploying the rest again.
  */
 import * as path from 'path';
-import { App, LocalBackend } from 'cdktf';
+import { App, LocalBackend, TerraformVariable } from 'cdktf';
 import { ExampleStack } from '../main';
 import { DatabaseEngine, DataRetention, LoadBalancer, LoadBalancerMode, LoadBalancerOptions, LoadBalancingAlgorithm } from '../src';
 import { E2E } from './config';
@@ -34,7 +34,17 @@ const variants: [string, LoadBalancerOptions][] = [
   ['leastconn', { algorithm: LoadBalancingAlgorithm.LEAST_CONNECTIONS, port: E2E.ports.leastConnections }],
   ['source', { algorithm: LoadBalancingAlgorithm.SOURCE, port: E2E.ports.source }],
   ['passive', { mode: LoadBalancerMode.ACTIVE_PASSIVE, passiveServers: 1, port: E2E.ports.activePassive }],
+  // The firewall: private networks only (clients on this host arrive through Docker's proxy,
+  // from the network's gateway), 20 requests per 10 s per client, bodies up to 1 MiB...
+  ['guarded', { port: E2E.ports.guarded, allowedSourceCidrs: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'], rateLimit: { requests: 20, windowSeconds: 10 }, maxRequestBodyMegabytes: 1 }],
+  // ...and one that admits nobody we can be (TEST-NET-1).
+  ['denied', { port: E2E.ports.denied, allowedSourceCidrs: ['192.0.2.0/24'] }],
 ];
+if (variant === 'local') {
+  // HTTPS, with a certificate from a sensitive variable (the test CA's, for 127.0.0.1).
+  const certificate = new TerraformVariable(stack, 'tls_certificate_pem', { type: 'string', sensitive: true });
+  variants.push(['tls', { port: E2E.ports.tlsHttp, tls: { certificatePem: certificate.stringValue, port: E2E.ports.tlsHttps } }]);
+}
 // Only the local deployment carries the extra load balancers; the remote one is the plain example.
 for (const [id, options] of variant === 'local' ? variants : []) {
   const lb = new LoadBalancer(stack, `lb-${id}`, {

@@ -14,7 +14,12 @@ export interface Variant {
 const CDKTF = path.join(ROOT, 'node_modules', '.bin', 'cdktf');
 
 function environment(variant: Variant): NodeJS.ProcessEnv {
-  const vars = Object.fromEntries(Object.entries(E2E.passwords).map(([k, v]) => [`TF_VAR_${k}`, v]));
+  const vars: Record<string, string> = Object.fromEntries(Object.entries(E2E.passwords).map(([k, v]) => [`TF_VAR_${k}`, v]));
+  // The HTTPS load balancer's certificate: the test CA's server certificate for 127.0.0.1.
+  const tls = path.join(process.env.DWI_CACHE ?? '/var/cache/cdktf-distributed-web', 'docker-tls', 'server');
+  if (fs.existsSync(path.join(tls, 'cert.pem'))) {
+    vars.TF_VAR_tls_certificate_pem = fs.readFileSync(path.join(tls, 'cert.pem'), 'utf8') + fs.readFileSync(path.join(tls, 'key.pem'), 'utf8');
+  }
   return {
     ...process.env,
     CHECKPOINT_DISABLE: '1',

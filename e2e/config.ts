@@ -11,6 +11,10 @@ export const E2E = {
     leastConnections: 18081,
     source: 18082,
     activePassive: 18083,
+    guarded: 18084,
+    denied: 18085,
+    tlsHttp: 18086,
+    tlsHttps: 18446,
   },
   images: {
     haproxy: 'dwi-local/haproxy:2.6',

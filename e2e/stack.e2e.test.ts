@@ -2,6 +2,7 @@
  * End to end: `cdktf deploy` of the example app against the local Docker engine, then
  * the promises of the design checked for real. Steps run in order on one deployment.
  */
+import * as path from 'path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deploy, destroy, plan, synthesized, tryDestroy, Variant } from './cdktf';
 import { E2E } from './config';
@@ -9,6 +10,7 @@ import {
   containersOf,
   docker,
   inspect,
+  must,
   record,
   replicaStatus,
   request,
@@ -47,7 +49,8 @@ describe('1. cdktf deploy', () => {
     const names = await containersOf(n);
     expect(names).toEqual(
       [
-        `${n}-db-primary`, `${n}-db-replica-1`, `${n}-lb`, `${n}-lb-leastconn`, `${n}-lb-passive`, `${n}-lb-source`,
+        `${n}-db-primary`, `${n}-db-read`, `${n}-db-replica-1`, `${n}-lb`,
+        ...['denied', 'guarded', 'leastconn', 'passive', 'source', 'tls'].map((v) => `${n}-lb-${v}`),
         ...WEB.flatMap((w) => [`${n}-${w}`, `${n}-${w}-app`]),
       ].sort(),
     );
@@ -127,7 +130,10 @@ describe('3. replication', () => {
     }
     record('write_to_replica_read_ms', Date.now() - started);
     expect(read.status, read.body).toBe(200);
-    expect(JSON.parse(read.body)).toMatchObject({ text: 'hello from e2e', readFrom: replica });
+    // Reads go through the read balancer, which sends them to the replica.
+    expect(JSON.parse(read.body)).toMatchObject({ text: 'hello from e2e', readFrom: `${n}-db-read` });
+    const db = JSON.parse((await request(`${site}/api/db`)).body);
+    expect(db.read).toMatchObject({ hostname: replica, read_only: true });
   });
 
   it('a direct write to the replica is refused', async () => {
@@ -146,7 +152,7 @@ describe('4. segmentation', () => {
   it('publishes no database port on the host; only the load balancers publish, on loopback', async () => {
     for (const name of await containersOf(n)) {
       const bindings = Object.values((await inspect(name)).HostConfig.PortBindings ?? {}).flat() as { HostIp: string }[];
-      if (name.includes('-lb')) expect(bindings.map((b) => b.HostIp)).toEqual(['127.0.0.1']);
+      if (name.includes('-lb')) expect(new Set(bindings.map((b) => b.HostIp))).toEqual(new Set(['127.0.0.1']));
       else expect(bindings, name).toEqual([]);
     }
     expect(await docker('port', `${n}-db-primary`)).toBe('');
@@ -168,6 +174,92 @@ describe('4. segmentation', () => {
     // ...while the same probe from Nginx, which is on the front network, connects: the probe can pass.
     const control = await run('docker', ['exec', `${n}-web-1`, 'timeout', '3', 'bash', '-c', `exec 3<>/dev/tcp/${lbIp}/8080`], { timeoutMs: 20_000 });
     expect(control.code).toBe(0);
+  });
+});
+
+describe('4b. HTTPS at the load balancer', () => {
+  const https = `127.0.0.1:${E2E.ports.tlsHttps}`;
+  const ca = path.join(process.env.DWI_CACHE ?? '/var/cache/cdktf-distributed-web', 'docker-tls', 'server', 'ca.pem');
+  const handshake = (version: string) =>
+    // SECLEVEL=0 lets this client offer old protocols, so a refusal is the server's.
+    run('openssl', ['s_client', '-connect', https, `-${version}`, '-CAfile', ca, '-verify_return_error', '-cipher', 'DEFAULT:@SECLEVEL=0', '-servername', 'localhost'], { timeoutMs: 15_000 });
+
+  it('accepts TLS 1.2 and 1.3 with a verified certificate, and refuses TLS 1.1', async () => {
+    for (const version of ['tls1_2', 'tls1_3']) {
+      const ok = await handshake(version);
+      expect(ok.stdout, version).toMatch(/Verify return code: 0 \(ok\)/);
+      expect(ok.stdout, version).toMatch(version === 'tls1_3' ? /TLSv1\.3/ : /TLSv1\.2/);
+    }
+    const old = await handshake('tls1_1');
+    expect(old.code).not.toBe(0);
+    expect(old.stdout + old.stderr).toMatch(/protocol version|no protocols available|unsupported protocol/i);
+    record('tls_handshakes', { tls1_2: 'accepted', tls1_3: 'accepted', tls1_1: 'refused' });
+  });
+
+  it('redirects plain HTTP to HTTPS, sends HSTS, and tells the application the request was HTTPS', async () => {
+    const plain = await request(`http://127.0.0.1:${E2E.ports.tlsHttp}/api/whoami`);
+    expect(plain.status).toBe(301);
+    expect(plain.headers.location).toBe(`https://127.0.0.1:${E2E.ports.tlsHttp}/api/whoami`);
+    const out = await must('curl', ['-sS', '--cacert', ca, '-D', '-', `https://${https}/api/whoami`], { timeoutMs: 15_000 });
+    expect(out).toMatch(/^HTTP\/\S+ 200/);
+    expect(out).toMatch(/strict-transport-security: max-age=15552000/i);
+    expect(JSON.parse(out.slice(out.indexOf('{')))).toMatchObject({ forwardedProto: 'https' });
+    // Without TLS the application hears "http".
+    expect(JSON.parse((await request(`${site}/api/whoami`)).body).forwardedProto).toBe('http');
+  });
+});
+
+describe('4c. the firewall', () => {
+  it('answers 403 to a client outside the allowlist, and serves one inside it', async () => {
+    expect((await request(`http://127.0.0.1:${E2E.ports.denied}/api/whoami`)).status).toBe(403);
+    expect((await request(`http://127.0.0.1:${E2E.ports.guarded}/api/whoami`)).status).toBe(200);
+  });
+
+  it('answers 413 to a body over the limit', async () => {
+    const big = await request(`http://127.0.0.1:${E2E.ports.guarded}/api/notes`, { method: 'POST', body: { text: 'x'.repeat(2 * 1024 * 1024) } });
+    expect(big.status).toBe(413);
+  });
+
+  it('answers 429 to a client over the rate, and serves it again once the window has passed', async () => {
+    await sleep(10_500); // a fresh window
+    const statuses: number[] = [];
+    for (let i = 0; i < 30; i++) statuses.push((await request(`http://127.0.0.1:${E2E.ports.guarded}/api/whoami`)).status);
+    record('rate_limit_statuses', statuses.join(','));
+    expect(statuses.slice(0, 20)).toEqual(Array(20).fill(200));
+    expect(statuses.slice(21)).toEqual(Array(9).fill(429));
+    await eventually(async () => expect((await request(`http://127.0.0.1:${E2E.ports.guarded}/api/whoami`)).status).toBe(200), 30_000);
+  });
+
+  it('runs the containers with dropped capabilities and no-new-privileges', async () => {
+    for (const [name, adds] of [[`${n}-lb`, null], [`${n}-web-1`, ['CHOWN', 'SETGID', 'SETUID', 'NET_BIND_SERVICE']], [`${n}-web-1-app`, null], [`${n}-db-read`, null]] as const) {
+      const host = (await inspect(name)).HostConfig;
+      expect(host.CapDrop, name).toEqual(['ALL']);
+      if (adds) expect([...host.CapAdd].sort(), name).toEqual([...adds].sort());
+      expect(host.SecurityOpt, name).toContain('no-new-privileges:true');
+    }
+    expect((await inspect(`${n}-db-primary`)).HostConfig.SecurityOpt).toContain('no-new-privileges:true');
+  });
+});
+
+describe('4d. read availability', () => {
+  it('keeps reads working through the read balancer while the replica is down', async () => {
+    const replica = `${n}-db-replica-1`;
+    expect((await request(`${site}/api/notes?count`)).status).toBe(200);
+    await docker('stop', '-t', '10', replica);
+    try {
+      const started = Date.now();
+      await eventually(async () => {
+        const answers = await Promise.all([1, 2, 3].map(() => request(`${site}/api/notes?count`)));
+        expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
+      }, 30_000);
+      const db = JSON.parse((await request(`${site}/api/db`)).body);
+      record('reads_without_replica', { secondsUntilReadsServed: (Date.now() - started) / 1000, readServedBy: db.read?.hostname });
+      expect(db.read.hostname).toBe(`${n}-db-primary`);
+    } finally {
+      await docker('start', replica);
+      await waitHealthy(replica, 120_000);
+    }
+    await eventually(async () => expect(JSON.parse((await request(`${site}/api/db`)).body).read.hostname).toBe(replica), 60_000);
   });
 });
 

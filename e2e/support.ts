@@ -21,7 +21,7 @@ export interface RunResult {
 export function run(cmd: string, args: string[], options: ExecFileOptions & { timeoutMs?: number } = {}): Promise<RunResult> {
   const started = Date.now();
   return new Promise((resolve) => {
-    execFile(
+    const child = execFile(
       cmd,
       args,
       { maxBuffer: 64 * 1024 * 1024, encoding: 'utf8', timeout: options.timeoutMs ?? 120_000, killSignal: 'SIGKILL', ...options },
@@ -30,6 +30,8 @@ export function run(cmd: string, args: string[], options: ExecFileOptions & { ti
         resolve({ code, stdout: String(stdout), stderr: String(stderr) + (error && code === 1 && !stderr ? error.message : ''), seconds: (Date.now() - started) / 1000 });
       },
     );
+    // No command of the suite reads its standard input: give it an end at once.
+    child.stdin?.end();
   });
 }
 

@@ -4,7 +4,9 @@ import { Volume } from '@cdktf/provider-docker/lib/volume';
 import { ITerraformDependable } from 'cdktf';
 import { Construct } from 'constructs';
 import { LABELS, LOGGING, fileUpload, imageFor, labelList } from './docker-support';
-import { ContainerHealthCheckOptions, dockerHealthcheck, healthcheckHash, resolveHealthCheck } from './health-check';
+import { HAPROXY_MONITOR_PORT } from './load-balancer';
+import { renderDatabaseReadConfig } from './haproxy-config';
+import { ContainerHealthCheckOptions, bashHttpProbe, dockerHealthcheck, healthcheckHash, resolveHealthCheck } from './health-check';
 import {
   DB_ENV,
   DB_PATHS,
@@ -110,6 +112,18 @@ export interface DatabaseOptions {
    * @default - no exporter user
    */
   readonly monitoringPassword?: string;
+  /**
+   * Put an HAProxy TCP listener in front of the replicas for reads (`<prefix>-db-read`,
+   * replicas active, the primary as backup, TCP health checks), and give applications its
+   * address as their read host, so that reads survive the loss of a replica.
+   * @default - true when there is at least one replica
+   */
+  readonly readBalancer?: boolean;
+  /**
+   * HAProxy image of the read balancer.
+   * @default 'haproxy:3.0.5'
+   */
+  readonly readBalancerImage?: string;
 }
 
 export interface DatabaseClusterProps extends DatabaseOptions {
@@ -152,6 +166,8 @@ export class DatabaseCluster extends Construct implements IDatabaseEndpoint {
   public readonly replicationUsername: string;
   public readonly image: string;
   public readonly dataRetention: DataRetention;
+  /** The read balancer's container, when there is one. */
+  public readonly readBalancer?: Container;
   /** Whether the nodes have the exporter user (`monitoringPassword` was given). */
   public readonly monitoringEnabled: boolean;
 
@@ -234,6 +250,8 @@ export class DatabaseCluster extends Construct implements IDatabaseEndpoint {
           [LABELS.role]: `database-${role}`,
           [LABELS.healthcheck]: healthcheckHash(check),
         }),
+        // The image's entrypoint steps down to the mysql user itself; nothing may gain privileges after.
+        securityOpts: ['no-new-privileges:true'],
         restart: 'unless-stopped',
         wait: true,
         waitTimeout: startupTimeout,
@@ -257,7 +275,53 @@ export class DatabaseCluster extends Construct implements IDatabaseEndpoint {
       );
     }
     this.replicaHosts = this.replicas.map((_, i) => `${props.namePrefix}-db-replica-${i + 1}`);
-    this.readHost = this.replicaHosts[0] ?? this.primaryHost;
+
+    const readBalancer = props.readBalancer ?? replicaCount > 0;
+    if (readBalancer && replicaCount === 0) {
+      throw new ValidationError(this, `'readBalancer' needs at least one replica, got replicas 0`);
+    }
+    if (readBalancer) {
+      const name = `${props.namePrefix}-db-read`;
+      const lbImage = props.readBalancerImage ?? 'haproxy:3.0.5';
+      checkPattern(this, 'readBalancerImage', lbImage, IMAGE_REFERENCE, IMAGE_REFERENCE_TEXT);
+      const check = resolveHealthCheck(this, 'readBalancer', bashHttpProbe(HAPROXY_MONITOR_PORT, '/healthz'), undefined, { startPeriodSeconds: 5 });
+      const config = renderDatabaseReadConfig({
+        port: DATABASE_PORT,
+        monitorPort: HAPROXY_MONITOR_PORT,
+        monitorPath: '/healthz',
+        servers: [
+          ...this.replicaHosts.map((host, i) => ({ name: `replica-${i + 1}`, host, port: DATABASE_PORT, backup: false })),
+          { name: 'primary', host: this.primaryHost, port: DATABASE_PORT, backup: true },
+        ],
+        checkIntervalSeconds: 2,
+        rise: 2,
+        fall: 3,
+        maxConnections: 2000,
+        nameserver: '127.0.0.11:53',
+      });
+      this.readBalancer = new Container(this, 'read-balancer', {
+        name,
+        image: imageFor(this, lbImage).imageId,
+        hostname: name,
+        networksAdvanced: [{ name: props.network.id }],
+        upload: [fileUpload('/usr/local/etc/haproxy/haproxy.cfg', config)],
+        healthcheck: dockerHealthcheck(check),
+        labels: labelList({
+          [LABELS.project]: props.namePrefix,
+          [LABELS.role]: 'database-read-balancer',
+          [LABELS.healthcheck]: healthcheckHash(check),
+        }),
+        capabilities: { drop: ['ALL'] },
+        securityOpts: ['no-new-privileges:true'],
+        restart: 'unless-stopped',
+        wait: true,
+        waitTimeout: 60,
+        destroyGraceSeconds: 10,
+        dependsOn: this.nodes,
+        ...LOGGING,
+      });
+    }
+    this.readHost = readBalancer ? `${props.namePrefix}-db-read` : this.primaryHost;
   }
 
   /** Every node, primary first. */
@@ -266,6 +330,6 @@ export class DatabaseCluster extends Construct implements IDatabaseEndpoint {
   }
 
   public get endpointDependencies(): ITerraformDependable[] {
-    return [this.primary];
+    return this.readBalancer ? [this.primary, this.readBalancer] : [this.primary];
   }
 }

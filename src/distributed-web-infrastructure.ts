@@ -114,12 +114,14 @@ export class DistributedWebInfrastructure extends Construct {
       checkPattern(this, 'readiness.path', path, URL_PATH, URL_PATH_TEXT);
       const lb = this.loadBalancer;
       const host = lb.hostAddress === '0.0.0.0' ? '127.0.0.1' : lb.hostAddress;
+      // With TLS the gate checks the HTTPS path, which plain HTTP redirects to.
+      const origin = lb.tls ? `https://${host}:${lb.tls.port}` : `http://${host}:${lb.port}`;
       this.readinessGate = new ReadinessGate(this, 'Readiness', {
-        url: readiness.url ?? `http://${host}:${lb.port}${path}`,
+        url: readiness.url ?? `${origin}${path}`,
         // With SOURCE hashing one client only ever reaches one server.
         expectedServers: lb.algorithm === LoadBalancingAlgorithm.SOURCE ? [] : lb.activeTargetNames,
         timeoutSeconds: readiness.timeoutSeconds,
-        dependsOn: [lb.container, ...this.database.nodes],
+        dependsOn: [lb.container, ...this.database.nodes, ...(this.database.readBalancer ? [this.database.readBalancer] : [])],
         triggers: {
           lb: lb.container.id,
           ...Object.fromEntries(this.webServers.map((s) => [s.serverName, s.nginx.id])),
@@ -129,10 +131,11 @@ export class DistributedWebInfrastructure extends Construct {
     }
   }
 
-  /** The site's URL as seen from the Docker host. */
+  /** The site's URL as seen from the Docker host (HTTPS when TLS is on). */
   public get siteUrl(): string {
     const lb = this.loadBalancer;
-    return `http://${lb.hostAddress === '0.0.0.0' ? 'localhost' : lb.hostAddress}:${lb.port}`;
+    const host = lb.hostAddress === '0.0.0.0' ? 'localhost' : lb.hostAddress;
+    return lb.tls ? `https://${host}:${lb.tls.port}` : `http://${host}:${lb.port}`;
   }
 
   /** The web servers' names, as HAProxy and the `X-Web-Server` header know them. */
@@ -140,8 +143,9 @@ export class DistributedWebInfrastructure extends Construct {
     return this.webServers.map((s) => s.serverName);
   }
 
-  /** The database hosts on the back network, primary first. */
+  /** The database hosts on the back network: primary, replicas, then the read balancer if any. */
   public get databaseHosts(): string[] {
-    return [this.database.primaryHost, ...this.database.replicaHosts];
+    const db = this.database;
+    return [db.primaryHost, ...db.replicaHosts, ...(db.readBalancer ? [db.readHost] : [])];
   }
 }

@@ -56,23 +56,61 @@ export interface HaproxyConfigModel {
   readonly maxConnections: number;
   /** Name server that resolves the servers' host names, `127.0.0.11:53` in Docker. */
   readonly nameserver: string;
+  /** TLS termination; plain HTTP only when undefined. */
+  readonly tls?: HaproxyTls;
+  /** Client networks allowed in (`src` ACL); every client when undefined. */
+  readonly allowedSourceCidrs?: string[];
+  /** Per-client request rate limit, tracked in a stick table; none when undefined. */
+  readonly rateLimit?: HaproxyRateLimit;
+  /** Largest request body accepted, by its Content-Length; no limit when undefined. */
+  readonly maxRequestBodyBytes?: number;
 }
+
+export interface HaproxyTls {
+  /** Unprivileged port of the TLS listener inside the container. */
+  readonly port: number;
+  /** Path of the PEM file (certificate chain and private key) in the container. */
+  readonly certificatePath: string;
+  /** Redirect plain HTTP to HTTPS with a 301. */
+  readonly redirectHttp: boolean;
+  /** `Strict-Transport-Security` max-age on HTTPS answers; no header when 0. */
+  readonly hstsMaxAgeSeconds: number;
+}
+
+export interface HaproxyRateLimit {
+  /** Requests a client may make per window; more are answered 429. */
+  readonly requests: number;
+  readonly windowSeconds: number;
+}
+
+/**
+ * TLS 1.2 as the minimum, forward-secret AEAD ciphers only (Mozilla's "intermediate"
+ * profile), no session tickets.
+ * @see https://ssl-config.mozilla.org/#server=haproxy&config=intermediate
+ */
+export const TLS_CIPHERS =
+  'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305';
+export const TLS_CIPHERSUITES = 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256';
 
 function seconds(value: number): string {
   return Number.isInteger(value) ? `${value}s` : `${Math.round(value * 1000)}ms`;
 }
 
-/** Renders haproxy.cfg. */
-export function renderHaproxyConfig(model: HaproxyConfigModel): string {
-  const t = model.timeouts;
-  const hc = model.healthCheck;
-  const backups = model.servers.filter((s) => s.backup).length;
-  const lines: string[] = [
+/** `global` and `resolvers docker`: shared by every HAProxy we render. */
+function commonSections(model: { maxConnections: number; nameserver: string; tls?: HaproxyTls }): string[] {
+  return [
     '# Rendered by cdktf-distributed-web. Do not edit: changes are overwritten on deploy.',
     'global',
     '    log stdout format raw local0 info',
     `    maxconn ${model.maxConnections}`,
     '    # The image runs HAProxy as a non-root user: every bind below is an unprivileged port.',
+    ...(model.tls
+      ? [
+          `    ssl-default-bind-ciphers ${TLS_CIPHERS}`,
+          `    ssl-default-bind-ciphersuites ${TLS_CIPHERSUITES}`,
+          '    ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets',
+        ]
+      : []),
     '',
     'resolvers docker',
     `    nameserver docker ${model.nameserver}`,
@@ -87,6 +125,61 @@ export function renderHaproxyConfig(model: HaproxyConfigModel): string {
     '    hold obsolete 5s',
     '    accepted_payload_size 8192',
     '',
+  ];
+}
+
+/** The monitoring frontend (health, metrics, stats); after `defaults`, whose timeouts it uses. */
+function monitorFrontend(model: { monitorPort: number; monitorPath: string; statsPasswordEnv?: string }): string[] {
+  return [
+    'frontend monitor',
+    '    mode http',
+    `    bind :${model.monitorPort}`,
+    `    monitor-uri ${model.monitorPath}`,
+    '    # Prometheus metrics (HAProxy\'s built-in exporter); this port is never published.',
+    '    http-request use-service prometheus-exporter if { path /metrics }',
+    ...(model.statsPasswordEnv
+      ? ['    stats enable', '    stats uri /stats', '    stats refresh 10s', `    stats auth "admin:\${${model.statsPasswordEnv}}"`]
+      : []),
+    '',
+  ];
+}
+
+/** The request rules of the HTTP frontend: firewall first, then HTTPS handling. */
+function frontendRules(model: HaproxyConfigModel): string[] {
+  const rules: string[] = [];
+  if (model.allowedSourceCidrs) {
+    rules.push(`    acl allowed_source src ${model.allowedSourceCidrs.join(' ')}`, '    http-request deny deny_status 403 unless allowed_source');
+  }
+  if (model.rateLimit) {
+    const w = model.rateLimit.windowSeconds;
+    rules.push(
+      `    stick-table type ipv6 size 100k expire ${w}s store http_req_rate(${w}s)`,
+      '    http-request track-sc0 src',
+      `    http-request deny deny_status 429 if { sc_http_req_rate(0) gt ${model.rateLimit.requests} }`,
+    );
+  }
+  if (model.maxRequestBodyBytes !== undefined) {
+    rules.push(`    http-request deny deny_status 413 if { req.hdr_val(content-length) gt ${model.maxRequestBodyBytes} }`);
+  }
+  if (model.tls) {
+    if (model.tls.redirectHttp) rules.push('    http-request redirect scheme https code 301 unless { ssl_fc }');
+    rules.push('    http-request set-header X-Forwarded-Proto https if { ssl_fc }', '    http-request set-header X-Forwarded-Proto http unless { ssl_fc }');
+    if (model.tls.hstsMaxAgeSeconds > 0) {
+      rules.push(`    http-response set-header Strict-Transport-Security "max-age=${model.tls.hstsMaxAgeSeconds}" if { ssl_fc }`);
+    }
+  } else {
+    rules.push('    http-request set-header X-Forwarded-Proto http');
+  }
+  return rules;
+}
+
+/** Renders haproxy.cfg of the HTTP load balancer. */
+export function renderHaproxyConfig(model: HaproxyConfigModel): string {
+  const t = model.timeouts;
+  const hc = model.healthCheck;
+  const backups = model.servers.filter((s) => s.backup).length;
+  const lines: string[] = [
+    ...commonSections(model),
     'defaults',
     '    mode http',
     '    log global',
@@ -105,17 +198,11 @@ export function renderHaproxyConfig(model: HaproxyConfigModel): string {
     '    option redispatch 1',
     '    retry-on conn-failure empty-response junk-response response-timeout 502 503 504',
     '',
-    'frontend monitor',
-    `    bind :${model.monitorPort}`,
-    `    monitor-uri ${model.monitorPath}`,
-    '    # Prometheus metrics (HAProxy\'s built-in exporter); this port is never published.',
-    '    http-request use-service prometheus-exporter if { path /metrics }',
-    ...(model.statsPasswordEnv
-      ? ['    stats enable', '    stats uri /stats', '    stats refresh 10s', `    stats auth "admin:\${${model.statsPasswordEnv}}"`]
-      : []),
-    '',
+    ...monitorFrontend(model),
     'frontend http',
     `    bind :${model.httpPort}`,
+    ...(model.tls ? [`    bind :${model.tls.port} ssl crt ${model.tls.certificatePath} alpn h2,http/1.1`] : []),
+    ...frontendRules(model),
     '    # Only connection failures are retried for methods that may change state.',
     '    http-request disable-l7-retry if !METH_GET',
     '    default_backend web',
@@ -135,4 +222,51 @@ export function renderHaproxyConfig(model: HaproxyConfigModel): string {
     '',
   ];
   return lines.join('\n');
+}
+
+export interface DatabaseReadConfigModel {
+  /** Port the TCP listener binds inside the container. */
+  readonly port: number;
+  readonly monitorPort: number;
+  readonly monitorPath: string;
+  /** Replicas (active) and the primary (backup). */
+  readonly servers: HaproxyServer[];
+  readonly checkIntervalSeconds: number;
+  readonly rise: number;
+  readonly fall: number;
+  readonly maxConnections: number;
+  readonly nameserver: string;
+}
+
+/**
+ * Renders haproxy.cfg of the database read balancer: a TCP listener spreading reads over
+ * the replicas, the primary as backup, with TCP health checks.
+ */
+export function renderDatabaseReadConfig(model: DatabaseReadConfigModel): string {
+  return [
+    ...commonSections(model),
+    'defaults',
+    '    mode tcp',
+    '    log global',
+    '    option dontlognull',
+    '    timeout connect 1s',
+    '    # Long-lived client connections (application pools) are normal here.',
+    '    timeout client 1h',
+    '    timeout server 1h',
+    '    timeout check 2s',
+    '    retries 2',
+    '    option redispatch 1',
+    '',
+    ...monitorFrontend(model),
+    'frontend mysql_read',
+    `    bind :${model.port}`,
+    '    default_backend replicas',
+    '',
+    'backend replicas',
+    '    balance leastconn',
+    '    # A server that goes down takes its connections with it, so pools reconnect elsewhere.',
+    `    default-server check inter ${seconds(model.checkIntervalSeconds)} rise ${model.rise} fall ${model.fall} on-marked-down shutdown-sessions resolvers docker resolve-prefer ipv4 init-addr last,libc,none`,
+    ...model.servers.map((s) => `    server ${s.name} ${s.host}:${s.port}${s.backup ? ' backup' : ''}`),
+    '',
+  ].join('\n');
 }

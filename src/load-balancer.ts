@@ -1,8 +1,8 @@
 import { Container } from '@cdktf/provider-docker/lib/container';
 import { Network } from '@cdktf/provider-docker/lib/network';
-import { ITerraformDependable, Lazy, dependable } from 'cdktf';
+import { ITerraformDependable, Lazy, Token, dependable } from 'cdktf';
 import { Construct } from 'constructs';
-import { LABELS, LOGGING, base64, imageFor, labelList } from './docker-support';
+import { LABELS, LOGGING, base64, fileUpload, imageFor, labelList } from './docker-support';
 import { HaproxyHealthCheck, HaproxyTimeouts, renderHaproxyConfig } from './haproxy-config';
 import { ContainerHealthCheckOptions, bashHttpProbe, dockerHealthcheck, healthcheckHash, resolveHealthCheck } from './health-check';
 import {
@@ -102,6 +102,44 @@ export interface LoadBalancerTimeoutOptions {
   readonly queueSeconds?: number;
 }
 
+/**
+ * TLS termination at HAProxy: TLS 1.2 minimum, forward-secret AEAD ciphers, HSTS,
+ * `X-Forwarded-Proto` to the servers.
+ * @see https://docs.haproxy.org/2.6/configuration.html#5.1-crt
+ */
+export interface LoadBalancerTlsOptions {
+  /**
+   * The certificate chain and its private key in one PEM. Accepts a token (a sensitive
+   * variable): it is uploaded as is, and kept in Terraform state like every upload.
+   */
+  readonly certificatePem: string;
+  /**
+   * Port of HTTPS on the Docker host.
+   * @default 8443
+   */
+  readonly port?: number;
+  /**
+   * Answer plain HTTP with a 301 to HTTPS.
+   * @default true
+   */
+  readonly redirectHttp?: boolean;
+  /**
+   * `Strict-Transport-Security: max-age` on HTTPS answers; 0 sends no header.
+   * @default 15552000 (180 days)
+   */
+  readonly hstsMaxAgeSeconds?: number;
+}
+
+/** A per-client request rate limit, tracked by source address in a stick table. */
+export interface LoadBalancerRateLimitOptions {
+  /** Requests one client may make per window; more are answered 429. */
+  readonly requests: number;
+  /**
+   * @default 10
+   */
+  readonly windowSeconds?: number;
+}
+
 /** Options of the load balancer that do not depend on the rest of the stack. */
 export interface LoadBalancerOptions {
   /** @default LoadBalancingAlgorithm.ROUND_ROBIN */
@@ -153,6 +191,26 @@ export interface LoadBalancerOptions {
    * @see https://docs.haproxy.org/2.6/configuration.html#4-stats%20auth
    */
   readonly statsPassword?: string;
+  /** @default - plain HTTP only */
+  readonly tls?: LoadBalancerTlsOptions;
+  /**
+   * Client networks allowed in (CIDR, IPv4 or IPv6); others get 403. Note that clients on
+   * the Docker host itself reach a published port through Docker's proxy, so HAProxy sees
+   * them as the network's gateway address.
+   * @default - every client
+   */
+  readonly allowedSourceCidrs?: string[];
+  /**
+   * Per-client rate limit (429 above it). Off by default: clients behind one proxy or NAT
+   * share an address, so no limit is safe for every site.
+   * @default - no limit
+   */
+  readonly rateLimit?: LoadBalancerRateLimitOptions;
+  /**
+   * Largest request body HAProxy lets through, by Content-Length (413 above it).
+   * @default 10
+   */
+  readonly maxRequestBodyMegabytes?: number;
 }
 
 export interface LoadBalancerProps extends LoadBalancerOptions {
@@ -178,6 +236,10 @@ export const HAPROXY_HTTP_PORT = 8080;
 /** Port of HAProxy's monitoring frontend inside the container: `/healthz`, `/metrics`, `/stats`. */
 export const HAPROXY_MONITOR_PORT = 8404;
 const STATS_PASSWORD_ENV = 'HAPROXY_STATS_PASSWORD';
+/** Port of HAProxy's TLS listener inside the container. */
+export const HAPROXY_HTTPS_PORT = 8443;
+const CERTIFICATE_PATH = '/usr/local/etc/haproxy/certs/site.pem';
+const CIDR = /^((\d{1,3}\.){3}\d{1,3}\/(\d|[12]\d|3[0-2])|[0-9a-fA-F:]+\/(\d|[1-9]\d|1[01]\d|12[0-8]))$/;
 const HAPROXY_CONFIG_PATH = '/usr/local/etc/haproxy/haproxy.cfg';
 
 /**
@@ -202,6 +264,11 @@ export class LoadBalancer extends Construct {
   public readonly containerName: string;
   /** Whether the stats page is served. */
   public readonly statsEnabled: boolean;
+  /** TLS as resolved, or undefined for plain HTTP. */
+  public readonly tls?: { readonly port: number; readonly redirectHttp: boolean; readonly hstsMaxAgeSeconds: number };
+  public readonly allowedSourceCidrs?: string[];
+  public readonly rateLimit?: { readonly requests: number; readonly windowSeconds: number };
+  public readonly maxRequestBodyMegabytes: number;
   private readonly targets: ILoadBalancerTarget[] = [];
 
   constructor(scope: Construct, id: string, props: LoadBalancerProps) {
@@ -258,6 +325,36 @@ export class LoadBalancer extends Construct {
     this.maxConnections = props.maxConnections ?? 4096;
     checkInteger(this, 'maxConnections', this.maxConnections, 1, 1_000_000);
 
+    if (props.tls) {
+      checkNonEmpty(this, 'tls.certificatePem', props.tls.certificatePem);
+      this.tls = {
+        port: props.tls.port ?? 8443,
+        redirectHttp: props.tls.redirectHttp ?? true,
+        hstsMaxAgeSeconds: props.tls.hstsMaxAgeSeconds ?? 15_552_000,
+      };
+      checkPort(this, 'tls.port', this.tls.port);
+      checkInteger(this, 'tls.hstsMaxAgeSeconds', this.tls.hstsMaxAgeSeconds, 0, 63_072_000);
+      if (!Token.isUnresolved(this.tls.port) && this.tls.port === this.port) {
+        throw new ValidationError(this, `'tls.port' must differ from 'port', both are ${this.port}`);
+      }
+    }
+    if (props.allowedSourceCidrs !== undefined) {
+      if (props.allowedSourceCidrs.length === 0) {
+        throw new ValidationError(this, `'allowedSourceCidrs' must list at least one network (omit it to allow every client), got []`);
+      }
+      props.allowedSourceCidrs.forEach((cidr, i) =>
+        checkPattern(this, `allowedSourceCidrs[${i}]`, cidr, CIDR, 'a CIDR such as "203.0.113.0/24" or "2001:db8::/32"'),
+      );
+      this.allowedSourceCidrs = [...props.allowedSourceCidrs];
+    }
+    if (props.rateLimit) {
+      this.rateLimit = { requests: props.rateLimit.requests, windowSeconds: props.rateLimit.windowSeconds ?? 10 };
+      checkInteger(this, 'rateLimit.requests', this.rateLimit.requests, 1, 1_000_000);
+      checkInteger(this, 'rateLimit.windowSeconds', this.rateLimit.windowSeconds, 1, 3600);
+    }
+    this.maxRequestBodyMegabytes = props.maxRequestBodyMegabytes ?? 10;
+    checkInteger(this, 'maxRequestBodyMegabytes', this.maxRequestBodyMegabytes, 1, 10_240);
+
     const containerCheck = resolveHealthCheck(
       this,
       'containerHealthCheck',
@@ -270,10 +367,21 @@ export class LoadBalancer extends Construct {
       name: props.containerName,
       image: imageFor(this, this.image).imageId,
       networksAdvanced: props.networks.map((n) => ({ name: n.id })),
-      ports: [{ internal: HAPROXY_HTTP_PORT, external: this.port, ip: this.hostAddress, protocol: 'tcp' }],
+      // One binding per port and address: dual-stack bindings replace the container on every apply.
+      ports: [
+        { internal: HAPROXY_HTTP_PORT, external: this.port, ip: this.hostAddress, protocol: 'tcp' },
+        ...(this.tls ? [{ internal: HAPROXY_HTTPS_PORT, external: this.tls.port, ip: this.hostAddress, protocol: 'tcp' }] : []),
+      ],
       env: props.statsPassword !== undefined ? [`${STATS_PASSWORD_ENV}=${props.statsPassword}`] : undefined,
       // Rendered lazily, so targets added after construction count.
-      upload: [{ file: HAPROXY_CONFIG_PATH, contentBase64: Lazy.stringValue({ produce: () => base64(this.renderConfig()) }) }],
+      upload: [
+        { file: HAPROXY_CONFIG_PATH, contentBase64: Lazy.stringValue({ produce: () => base64(this.renderConfig()) }) },
+        ...(props.tls ? [fileUpload(CERTIFICATE_PATH, props.tls.certificatePem)] : []),
+      ],
+      // HAProxy runs as a non-root user on unprivileged ports: it needs no capability.
+      // (A read-only root file system is not possible: Docker refuses uploads into one.)
+      capabilities: { drop: ['ALL'] },
+      securityOpts: ['no-new-privileges:true'],
       healthcheck: dockerHealthcheck(containerCheck),
       labels: labelList({
         [LABELS.project]: props.containerName,
@@ -317,6 +425,15 @@ export class LoadBalancer extends Construct {
       monitorPort: HAPROXY_MONITOR_PORT,
       monitorPath: '/healthz',
       statsPasswordEnv: this.statsEnabled ? STATS_PASSWORD_ENV : undefined,
+      tls: this.tls && {
+        port: HAPROXY_HTTPS_PORT,
+        certificatePath: CERTIFICATE_PATH,
+        redirectHttp: this.tls.redirectHttp,
+        hstsMaxAgeSeconds: this.tls.hstsMaxAgeSeconds,
+      },
+      allowedSourceCidrs: this.allowedSourceCidrs,
+      rateLimit: this.rateLimit,
+      maxRequestBodyBytes: this.maxRequestBodyMegabytes * 1024 * 1024,
       balance: this.algorithm,
       servers: this.targets.map((t, i) => ({
         name: t.targetName,

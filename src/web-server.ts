@@ -80,6 +80,13 @@ export interface ApplicationOptions {
    */
   readonly command?: string[];
   /**
+   * Linux capabilities given back to the application container, which otherwise runs with
+   * none (`cap_drop ALL`) and `no-new-privileges`; e.g. `['NET_BIND_SERVICE']` for a port
+   * below 1024.
+   * @default - none
+   */
+  readonly capabilities?: string[];
+  /**
    * Node.js image that runs the placeholder application (only used when neither `image` nor `build` is set).
    * @default 'node:20.18.0-bookworm-slim'
    */
@@ -220,6 +227,8 @@ export class WebServer extends Construct implements ILoadBalancerTarget {
       env: Object.entries(environment).map(([k, v]) => `${k}=${v}`),
       upload: uploads,
       healthcheck: dockerHealthcheck(appCheck),
+      capabilities: { drop: ['ALL'], add: app.capabilities },
+      securityOpts: ['no-new-privileges:true'],
       labels: labelList({
         [LABELS.project]: props.namePrefix,
         [LABELS.role]: 'app',
@@ -265,6 +274,9 @@ export class WebServer extends Construct implements ILoadBalancerTarget {
         ...(staticOptions ? staticUploads(this, staticOptions.directory) : []),
       ],
       healthcheck: dockerHealthcheck(nginxCheck),
+      // The master binds port 80 and hands the workers to an unprivileged user; nothing more.
+      capabilities: { drop: ['ALL'], add: ['CHOWN', 'SETGID', 'SETUID', 'NET_BIND_SERVICE'] },
+      securityOpts: ['no-new-privileges:true'],
       labels: labelList({
         [LABELS.project]: props.namePrefix,
         [LABELS.role]: 'web',

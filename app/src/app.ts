@@ -55,8 +55,9 @@ export function createServer(config: Config, db: Database, state: AppState): htt
     res.end(payload);
   }
 
-  const whoami = ({ res }: Context): void =>
-    send(res, 200, { server: config.serverName, hostname: config.hostname });
+  // `forwardedProto` shows what the load balancer told us: "https" behind TLS termination.
+  const whoami = ({ req, res }: Context): void =>
+    send(res, 200, { server: config.serverName, hostname: config.hostname, forwardedProto: req.headers["x-forwarded-proto"] ?? null });
 
   const routes: Route[] = [
     { method: "GET", pattern: /^\/$/, handler: whoami },
