@@ -45,7 +45,7 @@ describe('DatabaseCluster', () => {
     expect(cfg).toContain('server replica-1 site-db-replica-1:3306\n');
     expect(cfg).toContain('server replica-2 site-db-replica-2:3306\n');
     expect(cfg).toContain('server primary site-db-primary:3306 backup');
-    expect(cfg).toContain('on-marked-down shutdown-sessions');
+    expect(cfg).toContain('on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions');
     expect(lb.networks_advanced).toEqual([{ name: '${docker_network.back.id}' }]);
     expect(lb.ports).toBeUndefined();
     expect(lb.depends_on).toHaveLength(3);

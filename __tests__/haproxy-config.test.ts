@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HaproxyConfigModel, HaproxyServer, renderHaproxyConfig } from '../src/haproxy-config';
+import { HaproxyConfigModel, HaproxyServer, renderDatabaseReadConfig, renderHaproxyConfig } from '../src/haproxy-config';
 import { explain, haproxyCheck } from './support/binaries';
 
 function server(n: number, backup = false): HaproxyServer {
@@ -274,5 +274,48 @@ describe('haproxy -c on rendered configurations', () => {
     // THEN
     expect(result.code, explain(result)).not.toBe(0);
     expect(result.stderr).toMatch(/balance only supports/);
+  });
+});
+
+describe('renderDatabaseReadConfig', () => {
+  const readModel = (servers = [server(1), { name: 'primary', host: 'site-db-primary', port: 3306, backup: true }]) =>
+    renderDatabaseReadConfig({
+      port: 3306,
+      monitorPort: 8404,
+      monitorPath: '/healthz',
+      servers,
+      checkIntervalSeconds: 2,
+      rise: 2,
+      fall: 3,
+      maxConnections: 2000,
+      nameserver: '127.0.0.11:53',
+    });
+
+  it('balances TCP over the replicas with the primary as backup, moving connections as servers fall and rise', () => {
+    const cfg = readModel();
+    expect(cfg).toContain('\ndefaults\n    mode tcp\n');
+    expect(cfg).toContain('frontend mysql_read\n    bind :3306\n    default_backend replicas\n');
+    expect(cfg).toContain('    balance leastconn\n');
+    expect(cfg).toContain('on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions resolvers docker');
+    expect(cfg).toContain('    server primary site-db-primary:3306 backup\n');
+    expect(cfg).toContain('frontend monitor\n    mode http\n    bind :8404\n');
+  });
+
+  it('passes haproxy -c, although no server name resolves on this machine', async () => {
+    const result = await haproxyCheck(readModel());
+    expect(result.code, explain(result)).toBe(0);
+  });
+});
+
+describe('firewall rules', () => {
+  it('pass haproxy -c with an allowlist, a rate limit and a body limit, denying before anything else', async () => {
+    const cfg = renderHaproxyConfig(
+      model({ allowedSourceCidrs: ['10.0.0.0/8', '2001:db8::/32'], rateLimit: { requests: 100, windowSeconds: 10 }, maxRequestBodyBytes: 1048576 }),
+    );
+    const frontend = cfg.slice(cfg.indexOf('frontend http'), cfg.indexOf('backend web'));
+    expect(frontend.indexOf('deny_status 403')).toBeLessThan(frontend.indexOf('track-sc0'));
+    expect(frontend.indexOf('deny_status 429')).toBeLessThan(frontend.indexOf('default_backend'));
+    const result = await haproxyCheck(cfg);
+    expect(result.code, explain(result)).toBe(0);
   });
 });

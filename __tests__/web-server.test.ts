@@ -51,7 +51,8 @@ describe('WebServer', () => {
     expect(app.networks_advanced).toEqual([{ name: '${docker_network.back.id}' }]);
     expect(nginx.ports).toBeUndefined();
     expect(app.ports).toBeUndefined();
-    expect(nginx.capabilities).toEqual({ drop: ['ALL'], add: ['CHOWN', 'SETGID', 'SETUID', 'NET_BIND_SERVICE'] });
+    // Docker reports capabilities back with the CAP_ prefix: any other spelling replaces the container on every plan.
+    expect(nginx.capabilities).toEqual({ drop: ['ALL'], add: ['CAP_CHOWN', 'CAP_NET_BIND_SERVICE', 'CAP_SETGID', 'CAP_SETUID'] });
     expect(app.capabilities).toEqual({ drop: ['ALL'] });
     for (const c of [nginx, app]) expect(c.security_opts).toEqual(['no-new-privileges:true']);
     expect(nginx.depends_on).toEqual([expect.stringMatching(/^docker_container\.web_App_[0-9A-F]+$/)]);
@@ -97,6 +98,12 @@ describe('WebServer', () => {
       FEATURE: 'on',
     });
     expect(app.command).toBeUndefined();
+  });
+
+  it('gives capabilities back to the application in the spelling Docker reports', () => {
+    const stack = newStack();
+    webServer(stack, { app: { image: 'example/app:1', capabilities: ['net_bind_service', 'CAP_SYS_NICE'] } });
+    expect(synth(stack).named('docker_container', 'site-web-1-app').capabilities).toEqual({ drop: ['ALL'], add: ['CAP_NET_BIND_SERVICE', 'CAP_SYS_NICE'] });
   });
 
   it('probes the application health endpoint with whatever HTTP client the image has', () => {

@@ -9,6 +9,8 @@ export interface Variant {
   readonly name: string;
   /** Extra environment: the e2e app reads DWI_E2E_* and Terraform reads TF_VAR_*. */
   readonly env?: NodeJS.ProcessEnv;
+  /** The cdktf app that synthesizes this deployment, relative to the repository. @default 'e2e/app.ts' */
+  readonly app?: string;
 }
 
 const CDKTF = path.join(ROOT, 'node_modules', '.bin', 'cdktf');
@@ -39,7 +41,7 @@ export const stackDir = (variant: Variant) => path.join(outDir(variant), 'stacks
 
 function cdktf(command: string, variant: Variant, extra: string[] = []): Promise<RunResult> {
   fs.mkdirSync(path.join(E2E.workDir, variant.name), { recursive: true });
-  return run(CDKTF, [command, E2E.stackName, '--auto-approve', '--skip-provider-lock', '--app', 'npx ts-node --transpile-only e2e/app.ts', '--output', outDir(variant), ...extra], {
+  return run(CDKTF, [command, E2E.stackName, '--auto-approve', '--skip-provider-lock', '--app', `npx ts-node --transpile-only ${variant.app ?? 'e2e/app.ts'}`, '--output', outDir(variant), ...extra], {
     cwd: ROOT,
     env: environment(variant),
     timeoutMs: 900_000,

@@ -12,7 +12,8 @@ missing=()
 if ! docker info >/dev/null 2>&1; then
   missing+=("a running Docker engine reachable by 'docker info': run 'bash scripts/setup-docker.sh' (as root)")
 else
-  for image in dwi-local/haproxy:2.6 dwi-local/nginx:1.22 dwi-local/mariadb:10.11 dwi-local/node:18; do
+  for image in dwi-local/haproxy:2.6 dwi-local/nginx:1.22 dwi-local/mariadb:10.11 dwi-local/node:18 \
+    dwi-local/prometheus:2.42 dwi-local/mysqld-exporter:0.14 dwi-local/nginx-exporter:0.11; do
     docker image inspect "$image" >/dev/null 2>&1 || missing+=("the stand-in image $image: run 'bash scripts/build-images.sh'")
   done
 fi

@@ -107,7 +107,7 @@ export function request(url: string, options: { method?: string; body?: unknown;
 /** The `X-Web-Server` header of an answer (which server Nginx ran on). */
 export const servedBy = (a: HttpAnswer) => String(a.headers['x-web-server'] ?? '');
 
-/** `count` sequential GETs; the servers that answered, in order. */
+/** `count` sequential GETs on fresh connections; the servers that answered, in order. */
 export async function sequence(url: string, count: number): Promise<string[]> {
   const out: string[] = [];
   for (let i = 0; i < count; i++) {

@@ -264,8 +264,9 @@ export function renderDatabaseReadConfig(model: DatabaseReadConfigModel): string
     '',
     'backend replicas',
     '    balance leastconn',
-    '    # A server that goes down takes its connections with it, so pools reconnect elsewhere.',
-    `    default-server check inter ${seconds(model.checkIntervalSeconds)} rise ${model.rise} fall ${model.fall} on-marked-down shutdown-sessions resolvers docker resolve-prefer ipv4 init-addr last,libc,none`,
+    '    # A server that goes down takes its connections with it, so pools reconnect elsewhere;',
+    '    # a replica that comes back closes the connections to the backup, so reads return to it.',
+    `    default-server check inter ${seconds(model.checkIntervalSeconds)} rise ${model.rise} fall ${model.fall} on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions resolvers docker resolve-prefer ipv4 init-addr last,libc,none`,
     ...model.servers.map((s) => `    server ${s.name} ${s.host}:${s.port}${s.backup ? ' backup' : ''}`),
     '',
   ].join('\n');

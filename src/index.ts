@@ -9,3 +9,5 @@ export * from './web-server';
 export * from './database-cluster';
 export * from './readiness-gate';
 export * from './distributed-web-infrastructure';
+export * from './prometheus-config';
+export * from './monitoring';

@@ -227,7 +227,7 @@ export class WebServer extends Construct implements ILoadBalancerTarget {
       env: Object.entries(environment).map(([k, v]) => `${k}=${v}`),
       upload: uploads,
       healthcheck: dockerHealthcheck(appCheck),
-      capabilities: { drop: ['ALL'], add: app.capabilities },
+      capabilities: { drop: ['ALL'], add: app.capabilities?.map(capabilityName) },
       securityOpts: ['no-new-privileges:true'],
       labels: labelList({
         [LABELS.project]: props.namePrefix,
@@ -275,7 +275,7 @@ export class WebServer extends Construct implements ILoadBalancerTarget {
       ],
       healthcheck: dockerHealthcheck(nginxCheck),
       // The master binds port 80 and hands the workers to an unprivileged user; nothing more.
-      capabilities: { drop: ['ALL'], add: ['CHOWN', 'SETGID', 'SETUID', 'NET_BIND_SERVICE'] },
+      capabilities: { drop: ['ALL'], add: ['CAP_CHOWN', 'CAP_NET_BIND_SERVICE', 'CAP_SETGID', 'CAP_SETUID'] },
       securityOpts: ['no-new-privileges:true'],
       labels: labelList({
         [LABELS.project]: props.namePrefix,
@@ -327,6 +327,15 @@ export function httpGetProbe(port: number, path: string): string[] {
     'CMD-SHELL',
     `if command -v curl >/dev/null; then curl -fsS -o /dev/null ${url}; elif command -v wget >/dev/null; then wget -q -O /dev/null ${url}; else ${node}; fi`,
   ];
+}
+
+/**
+ * A capability as Docker reports it back (`CAP_NET_BIND_SERVICE`): written any other way,
+ * the provider sees a difference on every plan and replaces the container.
+ */
+function capabilityName(name: string): string {
+  const upper = name.toUpperCase();
+  return upper.startsWith('CAP_') ? upper : `CAP_${upper}`;
 }
 
 /** Uploads of every file below `directory`, into Nginx's static root. */

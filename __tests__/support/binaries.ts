@@ -1,9 +1,9 @@
 /**
- * Runs the real tools (haproxy, nginx, sh, bash, node) on rendered files.
+ * Runs the real tools (haproxy, nginx, promtool, sh, bash, node) on rendered files.
  *
  * A missing binary FAILS the test, with the command that installs it: these checks are
  * the point of the renderer tests and must never be skipped silently. In CI,
- * scripts/setup-unit-test-deps.sh installs haproxy and nginx before the tests run.
+ * scripts/setup-unit-test-deps.sh installs haproxy, nginx and promtool before the tests run.
  */
 import { ChildProcess, spawn } from 'child_process';
 import { accessSync, closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'fs';
@@ -48,7 +48,7 @@ export function findBinary(name: string): string {
   throw new Error(
     `'${name}' was not found on PATH nor in ${EXTRA_DIRS.join(', ')}. ` +
       'The renderer tests check their output with the real binaries and never skip: ' +
-      'run `sudo bash scripts/setup-unit-test-deps.sh` to install haproxy and nginx.',
+      'run `sudo bash scripts/setup-unit-test-deps.sh` to install haproxy, nginx and promtool.',
   );
 }
 
@@ -178,6 +178,19 @@ export function haproxyCheck(config: string): Promise<RunResult> {
  */
 export function nginxCheck(config: string): Promise<RunResult> {
   return runOnTempFile('nginx', 'nginx.conf', config, (file, dir) => ['-t', '-q', '-e', 'stderr', '-p', dir, '-c', file]);
+}
+
+/**
+ * Writes `files` (name to content) into a temporary directory and runs `promtool` there
+ * with `args` (file names are relative to that directory). `promtool check config` follows
+ * `rule_files` relative to the config, so a config and its rules are checked together.
+ */
+export async function promtool(args: string[], files: Record<string, string>): Promise<RunResult> {
+  const path = findBinary('promtool'); // fail before writing anything when the tool is missing
+  return withTempDir(async (dir) => {
+    for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+    return run(path, args, { cwd: dir, timeoutMs: 60_000 });
+  });
 }
 
 /** Exit status and output of a result, for assertion messages. */
