@@ -312,7 +312,7 @@ describe('firewall rules', () => {
     const cfg = renderHaproxyConfig(
       model({ allowedSourceCidrs: ['10.0.0.0/8', '2001:db8::/32'], rateLimit: { requests: 100, windowSeconds: 10 }, maxRequestBodyBytes: 1048576 }),
     );
-    const frontend = cfg.slice(cfg.indexOf('frontend http'), cfg.indexOf('backend web'));
+    const frontend = cfg.slice(cfg.indexOf('frontend http'), cfg.indexOf('\nbackend web'));
     expect(frontend.indexOf('deny_status 403')).toBeLessThan(frontend.indexOf('track-sc0'));
     expect(frontend.indexOf('deny_status 429')).toBeLessThan(frontend.indexOf('default_backend'));
     const result = await haproxyCheck(cfg);
