@@ -244,6 +244,18 @@ describe('Monitoring', () => {
       expect(() => monitored({ port: 8080, hostAddress: '127.0.0.2' }, { loadBalancer: { hostAddress: '127.0.0.1' } })).not.toThrow();
     });
 
+    it('fails when a value written into the rendered files is a token', () => {
+      const stack = newStack();
+      const infra = site(stack);
+      const seconds = new TerraformVariable(stack, 'seconds', { type: 'number' }).numberValue;
+      expect(() => new Monitoring(stack, 'a', { site: infra, databasePassword: 'x', scrapeIntervalSeconds: seconds })).toThrow(
+        /a: 'scrapeIntervalSeconds' must be a plain number: it is written into Prometheus' files at synthesis, got an unresolved token/,
+      );
+      expect(() => new Monitoring(stack, 'b', { site: infra, databasePassword: 'x', alerts: { errorRatePercent: seconds } })).toThrow(
+        /b: 'alerts.errorRatePercent' must be a plain number/,
+      );
+    });
+
     it('skips checks of unresolved tokens', () => {
       const stack = newStack();
       const infra = site(stack);

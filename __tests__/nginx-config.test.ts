@@ -71,7 +71,7 @@ http {
     # The upstream is a variable, so its name is resolved per request (cached 5 s):
     # a replaced application container is followed without reloading Nginx.
     resolver 127.0.0.11 valid=5s ipv6=off;
-    resolver_timeout 2s;
+    resolver_timeout 5s;
 
     server {
         listen 80 default_server;

@@ -49,7 +49,12 @@ function cdktf(command: string, variant: Variant, extra: string[] = []): Promise
 }
 
 function check(what: string, result: RunResult): RunResult {
-  if (result.code !== 0) throw new Error(`cdktf ${what} failed (exit ${result.code}, ${result.seconds}s):\n${result.stdout.slice(-6000)}\n${result.stderr.slice(-3000)}`);
+  if (result.code !== 0) {
+    // Terraform's own error blocks, wherever they are in the (long) output, then the tail.
+    const plain = (result.stdout + '\n' + result.stderr).replace(/\x1b\[[0-9;]*m/g, '');
+    const errors = plain.split('\n').filter((line) => /Error|error:|│/.test(line)).slice(0, 60).join('\n');
+    throw new Error(`cdktf ${what} failed (exit ${result.code}, ${result.seconds}s):\n${errors}\n--- tail ---\n${plain.slice(-3000)}`);
+  }
   return result;
 }
 

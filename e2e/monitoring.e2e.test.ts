@@ -5,7 +5,7 @@
  * stopped web server turning into a firing `BackendServerDown` within its `for` window.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deploy, tryDestroy, Variant } from './cdktf';
+import { deploy, plan, tryDestroy, Variant } from './cdktf';
 import { removeLeftovers } from './cleanup';
 import { E2E } from './config';
 import { MONITORING_E2E as M } from './monitoring-app';
@@ -149,15 +149,40 @@ describe('monitoring: scraping', () => {
     expect((await api('/api/v1/alerts')).alerts).toEqual([]);
   });
 
-  it('loads the four alert rules', async () => {
+  it('loads the four alert rules, and their expressions find the real series', async () => {
     const groups = (await api('/api/v1/rules')).groups as any[];
-    const rules = groups.flatMap((g) => g.rules.map((r: any) => [r.name, r.duration, r.health]));
-    expect(rules).toEqual([
-      ['BackendServerDown', 15, 'ok'],
-      ['ReplicaNotReplicating', 20, 'ok'],
-      ['ReplicaLagging', 20, 'ok'],
-      ['High5xxRate', 60, 'ok'],
+    const rules = groups.flatMap((g) => g.rules) as any[];
+    expect(rules.map((r) => [r.name, r.duration, r.health, r.lastError ?? ''])).toEqual([
+      ['BackendServerDown', 15, 'ok', ''],
+      ['ReplicaNotReplicating', 20, 'ok', ''],
+      ['ReplicaLagging', 20, 'ok', ''],
+      ['High5xxRate', 60, 'ok', ''],
     ]);
+    // Each rule's own expression with its threshold opened up must select the live series
+    // it is about: proof that the names and labels it uses are the ones really exported.
+    const rule = (name: string) => rules.find((r) => r.name === name).query as string;
+    expect(rule('BackendServerDown')).toContain('== 1');
+    const servers = await query(rule('BackendServerDown').replace('state=~"DOWN|MAINT"', 'state="UP"'));
+    expect(servers.map((s) => s.labels.server).sort()).toEqual(['web-1', 'web-2', 'web-3']);
+    const replicas = await query(rule('ReplicaNotReplicating').replace(/== 0/g, '>= 0'));
+    expect(new Set(replicas.map((s) => `${s.labels.node} ${s.value}`))).toEqual(new Set([`${n}-db-replica-1 1`]));
+    expect(replicas.map((s) => s.labels.master_host)).toContain(`${n}-db-primary`);
+    const lag = await query(rule('ReplicaLagging').replace(/> [\d.]+$/, '>= 0'));
+    expect(lag.map((s) => [s.labels.node, s.value])).toEqual([[`${n}-db-replica-1`, 0]]);
+    // Some traffic, a 404 among it, then the 5xx share of backend "web" is a number: 0.
+    for (let i = 0; i < 6; i++) await request(`${site}/${i % 3 ? 'api/whoami' : 'no-such-page'}`);
+    await eventually(async () => {
+      const share = await query(rule('High5xxRate').replace(/ > [\d.]+$/, ''));
+      expect(share.filter((s) => s.labels.proxy === 'web').map((s) => s.value)).toEqual([0]);
+    }, SCRAPE_MS * 3 + 10_000);
+  });
+
+  it('plans no change to the monitoring containers after the deploy', async () => {
+    const result = await plan(variant);
+    const changed = [...result.stdout.matchAll(/# (\S+) (?:will be|must be)/g)].map((m) => m[1]);
+    record('monitoring_second_plan', { exitCode: result.code, changed });
+    expect([0, 2], result.stderr).toContain(result.code);
+    expect(changed.filter((address) => address.includes('monitoring'))).toEqual([]);
   });
 });
 

@@ -45,6 +45,9 @@ declare -A TAGS=(
   [nginx]=dwi-local/nginx:1.22
   [mariadb]=dwi-local/mariadb:10.11
   [node]=dwi-local/node:18
+  [prometheus]=dwi-local/prometheus:2.42
+  [mysqld-exporter]=dwi-local/mysqld-exporter:0.14
+  [nginx-exporter]=dwi-local/nginx-exporter:0.11
 )
 
 log() { printf '[build-images] %s\n' "$*" >&2; }

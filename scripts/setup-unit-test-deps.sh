@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real binaries the renderer unit tests check their output with:
-# `haproxy -c` for haproxy.cfg and `nginx -t` for nginx.conf (Debian's packages).
+# `haproxy -c` for haproxy.cfg, `nginx -t` for nginx.conf and `promtool check` / `promtool
+# test rules` for prometheus.yml and the alert rules (Debian's packages).
 #
 # Idempotent and non-interactive (CI runs it with no stdin). Needs root.
 # Installs only what is missing, runs `apt-get update` only when it installs, and never
@@ -19,6 +20,7 @@ have() { command -v "$1" >/dev/null 2>&1; }
 missing=()
 have haproxy || missing+=(haproxy)
 have nginx || missing+=(nginx)
+have promtool || missing+=(prometheus)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || die "must run as root to install: ${missing[*]}"
@@ -26,7 +28,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
 
   # Processes of these names that exist before the install are not ours to stop.
-  before_pids=" $( (pgrep -x 'haproxy|nginx' 2>/dev/null || true) | tr '\n' ' ') "
+  before_pids=" $( (pgrep -x 'haproxy|nginx|prometheus' 2>/dev/null || true) | tr '\n' ' ') "
 
   # Forbid service starts while the packages install (invoke-rc.d and deb-systemd-invoke
   # both obey policy-rc.d); keep any policy-rc.d that was there and restore it afterwards.
@@ -74,12 +76,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
 
   # Belt and braces: a service manager that ignored policy-rc.d may have started them.
   if have systemctl && [ -d /run/systemd/system ]; then
-    for unit in haproxy nginx; do
+    for unit in haproxy nginx prometheus; do
       systemctl stop "$unit" >/dev/null 2>&1 || true
       systemctl disable "$unit" >/dev/null 2>&1 || true
     done
   fi
-  for pid in $(pgrep -x 'haproxy|nginx' 2>/dev/null || true); do
+  for pid in $(pgrep -x 'haproxy|nginx|prometheus' 2>/dev/null || true); do
     case "$before_pids" in
       *" $pid "*) ;;
       *) log "stopping $(ps -o comm= -p "$pid" 2>/dev/null || echo process) (pid $pid) started by the install"
@@ -88,7 +90,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   done
   for _ in 1 2 3 4 5 6 7 8 9 10; do
     left=""
-    for pid in $(pgrep -x 'haproxy|nginx' 2>/dev/null || true); do
+    for pid in $(pgrep -x 'haproxy|nginx|prometheus' 2>/dev/null || true); do
       case "$before_pids" in *" $pid "*) ;; *) left="$left $pid" ;; esac
     done
     [ -z "$left" ] && break
@@ -96,12 +98,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
   done
   for pid in ${left:-}; do kill -KILL "$pid" 2>/dev/null || true; done
 else
-  log "haproxy and nginx already installed"
+  log "haproxy, nginx and promtool already installed"
 fi
 
 have haproxy || die "haproxy is still missing after the install"
 have nginx || die "nginx is still missing after the install"
+have promtool || die "promtool (package prometheus) is still missing after the install"
 [ -f /etc/nginx/mime.types ] || die "/etc/nginx/mime.types is missing (the nginx config includes it)"
 
 log "$(haproxy -v 2>&1 | head -n 1)"
 log "$(nginx -v 2>&1 | head -n 1)"
+log "$(promtool --version 2>&1 | head -n 1)"

@@ -106,6 +106,9 @@ HAPROXY=dwi-local/haproxy:2.6
 NGINX=dwi-local/nginx:1.22
 MARIADB=dwi-local/mariadb:10.11
 NODE=dwi-local/node:18
+PROMETHEUS=dwi-local/prometheus:2.42
+MYSQLD_EXPORTER=dwi-local/mysqld-exporter:0.14
+NGINX_EXPORTER=dwi-local/nginx-exporter:0.11
 
 d network create --label "dwi.smoke=$RUN_ID" "$NET" >/dev/null || { log "cannot create network $NET"; exit 1; }
 
@@ -357,6 +360,40 @@ EOF
   else
     fail "node: npm install (mysql2) works inside a docker build RUN step" "$out"
   fi
+fi
+
+# ---------------------------------------------------------------------------
+section "monitoring ($PROMETHEUS, $MYSQLD_EXPORTER, $NGINX_EXPORTER)"
+check_eq "prometheus: ENTRYPOINT, CMD, USER, WORKDIR" \
+  '[/bin/prometheus] [--config.file=/etc/prometheus/prometheus.yml --storage.tsdb.path=/prometheus] nobody /prometheus' \
+  "$(image_cfg "$PROMETHEUS" '{{.Config.Entrypoint}} {{.Config.Cmd}} {{.Config.User}} {{.Config.WorkingDir}}')"
+check_cmd "prometheus: promtool and wget on PATH" d run --rm --label "dwi.smoke=$RUN_ID" --entrypoint sh "$PROMETHEUS" -c 'promtool --version && command -v wget'
+if create prom "$PROMETHEUS" && d start "$(cname prom)" >/dev/null; then
+  if wait_for 60 dexec prom wget -q -O /dev/null http://127.0.0.1:9090/-/ready; then
+    pass "prometheus: ready on :9090 with the image's own config (wget probe)"
+  else
+    fail "prometheus: ready on :9090 with the image's own config (wget probe)" "$(d logs "$(cname prom)" 2>&1)"
+  fi
+fi
+check_eq "mysqld-exporter: ENTRYPOINT, USER" '[/bin/mysqld_exporter] nobody' "$(image_cfg "$MYSQLD_EXPORTER" '{{.Config.Entrypoint}} {{.Config.User}}')"
+# The 0.15+ command line, against the mariadb primary above as its application user.
+if create mexp "$MYSQLD_EXPORTER" -e 'MYSQLD_EXPORTER_PASSWORD=app-pw' -- --mysqld.address=primary:3306 --mysqld.username appuser --collect.slave_status \
+  && d start "$(cname mexp)" >/dev/null; then
+  if wait_for 60 sh -c "timeout 20 $DOCKER exec $(cname mexp) wget -q -O - http://127.0.0.1:9104/metrics | grep -qx 'mysql_up 1'"; then
+    pass "mysqld-exporter: --mysqld.address/--mysqld.username + MYSQLD_EXPORTER_PASSWORD log in (mysql_up 1)"
+  else
+    fail "mysqld-exporter: --mysqld.address/--mysqld.username + MYSQLD_EXPORTER_PASSWORD log in (mysql_up 1)" "$(d logs "$(cname mexp)" 2>&1)"
+  fi
+  check_eq "mysqld-exporter: the shim passes other flags on and drops the password variable" \
+    '/usr/bin/prometheus-mysqld-exporter --collect.slave_status  unset' \
+    "$(dexec mexp sh -c 'printf "%s " $(tr "\0" " " </proc/1/cmdline); printf " %s" "$(tr "\0" "\n" </proc/1/environ | grep -c ^MYSQLD_EXPORTER_PASSWORD= | sed "s/^0$/unset/")"')"
+fi
+check_eq "nginx-exporter: ENTRYPOINT, USER" '[/usr/bin/nginx-prometheus-exporter] 1001:1001' "$(image_cfg "$NGINX_EXPORTER" '{{.Config.Entrypoint}} {{.Config.User}}')"
+if create nexp "$NGINX_EXPORTER" -- --nginx.scrape-uri=http://web:8081/nginx_status --web.listen-address=:9113 && d start "$(cname nexp)" >/dev/null; then
+  sleep 1
+  check_eq "nginx-exporter: 1.x flags reach 0.11 in its single-dash spelling" \
+    '/usr/bin/prometheus-nginx-exporter -nginx.scrape-uri=http://web:8081/nginx_status -web.listen-address=:9113' \
+    "$(dexec nexp sh -c 'tr "\0" " " </proc/1/cmdline' | sed 's/ $//')"
 fi
 
 echo

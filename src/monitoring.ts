@@ -1,4 +1,5 @@
 import { Container } from '@cdktf/provider-docker/lib/container';
+import { Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { DATABASE_PORT } from './database-cluster';
 import { DistributedWebInfrastructure } from './distributed-web-infrastructure';
@@ -130,6 +131,16 @@ export const PROMETHEUS_PATHS = {
   data: '/prometheus',
 } as const;
 
+/**
+ * Refuses a token where the value is written into prometheus.yml or the rules at synthesis
+ * (a token only resolves in Terraform, after the files are rendered).
+ */
+function plainNumber(scope: Construct, prop: string, value: number): void {
+  if (Token.isUnresolved(value)) {
+    throw new ValidationError(scope, `'${prop}' must be a plain number: it is written into Prometheus' files at synthesis, got an unresolved token`);
+  }
+}
+
 /** A probe that passes while `url` answers 2xx, for images with `wget` (busybox or GNU). */
 function wgetProbe(url: string): string[] {
   return ['CMD', 'wget', '-q', '-O', '/dev/null', url];
@@ -190,6 +201,7 @@ export class Monitoring extends Construct {
       );
     }
     this.scrapeIntervalSeconds = props.scrapeIntervalSeconds ?? 5;
+    plainNumber(this, 'scrapeIntervalSeconds', this.scrapeIntervalSeconds);
     checkInteger(this, 'scrapeIntervalSeconds', this.scrapeIntervalSeconds, 1, 3600);
     this.retentionHours = props.retentionHours ?? 360;
     checkInteger(this, 'retentionHours', this.retentionHours, 1, 87_600);
@@ -204,6 +216,7 @@ export class Monitoring extends Construct {
       // rate() needs several samples in its range: four scrapes, and at least a minute.
       rateWindowSeconds: Math.max(60, 4 * this.scrapeIntervalSeconds),
     };
+    for (const [key, value] of Object.entries(a)) plainNumber(this, `alerts.${key}`, value);
     checkInteger(this, 'alerts.backendDownForSeconds', this.alerts.backendDownForSeconds, 0, 86_400);
     checkInteger(this, 'alerts.replicaAlertForSeconds', this.alerts.replicaAlertForSeconds, 0, 86_400);
     checkInteger(this, 'alerts.errorRateForSeconds', this.alerts.errorRateForSeconds, 0, 86_400);

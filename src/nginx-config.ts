@@ -71,7 +71,7 @@ export function renderNginxConfig(model: NginxConfigModel): string {
     '    # The upstream is a variable, so its name is resolved per request (cached 5 s):',
     '    # a replaced application container is followed without reloading Nginx.',
     `    resolver ${model.resolver} valid=5s ipv6=off;`,
-    '    resolver_timeout 2s;',
+    '    resolver_timeout 5s;',
     '',
     '    server {',
     `        listen ${model.listenPort} default_server;`,
