@@ -3,10 +3,10 @@ import { Network } from '@cdktf/provider-docker/lib/network';
 import { Volume } from '@cdktf/provider-docker/lib/volume';
 import { ITerraformDependable } from 'cdktf';
 import { Construct } from 'constructs';
-import { LABELS, LOGGING, fileUpload, imageFor, labelList } from './docker-support';
+import { LABELS, containerBasics, fileUpload, imageFor } from './docker-support';
 import { HAPROXY_MONITOR_PORT } from './load-balancer';
 import { renderDatabaseReadConfig } from './haproxy-config';
-import { ContainerHealthCheckOptions, bashHttpProbe, dockerHealthcheck, healthcheckHash, resolveHealthCheck } from './health-check';
+import { ContainerHealthCheckOptions, bashHttpProbe, resolveHealthCheck } from './health-check';
 import {
   DB_ENV,
   DB_PATHS,
@@ -244,21 +244,13 @@ export class DatabaseCluster extends Construct implements IDatabaseEndpoint {
           fileUpload(DB_PATHS.initScript, initScript, true),
           fileUpload(DB_PATHS.healthCheck, renderHealthCheckScript(dialect, role), true),
         ],
-        healthcheck: dockerHealthcheck(check),
-        labels: labelList({
-          [LABELS.project]: props.namePrefix,
-          [LABELS.role]: `database-${role}`,
-          [LABELS.healthcheck]: healthcheckHash(check),
-        }),
         // The image's entrypoint steps down to the mysql user itself; nothing may gain privileges after.
-        securityOpts: ['no-new-privileges:true'],
-        restart: 'unless-stopped',
+        ...containerBasics(props.namePrefix, `database-${role}`, check),
         wait: true,
         waitTimeout: startupTimeout,
         // Time for InnoDB to shut down cleanly: unset means SIGKILL on destroy.
         destroyGraceSeconds: 60,
         dependsOn,
-        ...LOGGING,
       });
     };
 
@@ -305,20 +297,12 @@ export class DatabaseCluster extends Construct implements IDatabaseEndpoint {
         hostname: name,
         networksAdvanced: [{ name: props.network.id }],
         upload: [fileUpload('/usr/local/etc/haproxy/haproxy.cfg', config)],
-        healthcheck: dockerHealthcheck(check),
-        labels: labelList({
-          [LABELS.project]: props.namePrefix,
-          [LABELS.role]: 'database-read-balancer',
-          [LABELS.healthcheck]: healthcheckHash(check),
-        }),
+        ...containerBasics(props.namePrefix, 'database-read-balancer', check),
         capabilities: { drop: ['ALL'] },
-        securityOpts: ['no-new-privileges:true'],
-        restart: 'unless-stopped',
         wait: true,
         waitTimeout: 60,
         destroyGraceSeconds: 10,
         dependsOn: this.nodes,
-        ...LOGGING,
       });
     }
     this.readHost = readBalancer ? `${props.namePrefix}-db-read` : this.primaryHost;

@@ -6,6 +6,7 @@ import { Image } from '@cdktf/provider-docker/lib/image';
 import { ContainerLabels, ContainerUpload } from '@cdktf/provider-docker/lib/container';
 import { Token, TerraformStack } from 'cdktf';
 import { Construct, IConstruct } from 'constructs';
+import { ResolvedHealthCheck, dockerHealthcheck, healthcheckHash } from './health-check';
 
 /** Label keys set on every container, network and volume the library creates. */
 export const LABELS = {
@@ -57,6 +58,25 @@ export function base64(content: string | Buffer): string {
 /** Labels in the provider's list form. */
 export function labelList(labels: Record<string, string>): ContainerLabels[] {
   return Object.entries(labels).map(([label, value]) => ({ label, value }));
+}
+
+/**
+ * What every container of the library shares: its labels (with the hash of its health
+ * check, so a changed check replaces it), the health check itself, a restart policy,
+ * bounded logs and `no-new-privileges`.
+ */
+export function containerBasics(project: string, role: string, check?: ResolvedHealthCheck) {
+  return {
+    healthcheck: check && dockerHealthcheck(check),
+    labels: labelList({
+      [LABELS.project]: project,
+      [LABELS.role]: role,
+      ...(check ? { [LABELS.healthcheck]: healthcheckHash(check) } : {}),
+    }),
+    restart: 'unless-stopped',
+    securityOpts: ['no-new-privileges:true'],
+    ...LOGGING,
+  };
 }
 
 /**

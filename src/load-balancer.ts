@@ -2,9 +2,9 @@ import { Container } from '@cdktf/provider-docker/lib/container';
 import { Network } from '@cdktf/provider-docker/lib/network';
 import { ITerraformDependable, Lazy, Token, dependable } from 'cdktf';
 import { Construct } from 'constructs';
-import { LABELS, LOGGING, base64, fileUpload, imageFor, labelList } from './docker-support';
+import { base64, containerBasics, fileUpload, imageFor } from './docker-support';
 import { HaproxyHealthCheck, HaproxyTimeouts, renderHaproxyConfig } from './haproxy-config';
-import { ContainerHealthCheckOptions, bashHttpProbe, dockerHealthcheck, healthcheckHash, resolveHealthCheck } from './health-check';
+import { ContainerHealthCheckOptions, bashHttpProbe, resolveHealthCheck } from './health-check';
 import {
   DNS_LABEL,
   DNS_LABEL_TEXT,
@@ -381,18 +381,10 @@ export class LoadBalancer extends Construct {
       // HAProxy runs as a non-root user on unprivileged ports: it needs no capability.
       // (A read-only root file system is not possible: Docker refuses uploads into one.)
       capabilities: { drop: ['ALL'] },
-      securityOpts: ['no-new-privileges:true'],
-      healthcheck: dockerHealthcheck(containerCheck),
-      labels: labelList({
-        [LABELS.project]: props.containerName,
-        [LABELS.role]: 'load-balancer',
-        [LABELS.healthcheck]: healthcheckHash(containerCheck),
-      }),
-      restart: 'unless-stopped',
+      ...containerBasics(props.containerName, 'load-balancer', containerCheck),
       wait: true,
       waitTimeout: 60,
       destroyGraceSeconds: 10,
-      ...LOGGING,
     });
 
     this.node.addValidation({ validate: () => this.validateTargets() });

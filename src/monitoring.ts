@@ -3,8 +3,8 @@ import { Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { DATABASE_PORT } from './database-cluster';
 import { DistributedWebInfrastructure } from './distributed-web-infrastructure';
-import { LABELS, LOGGING, fileUpload, imageFor, labelList } from './docker-support';
-import { ContainerHealthCheckOptions, ResolvedHealthCheck, dockerHealthcheck, healthcheckHash, resolveHealthCheck } from './health-check';
+import { containerBasics, fileUpload, imageFor } from './docker-support';
+import { ContainerHealthCheckOptions, ResolvedHealthCheck, resolveHealthCheck } from './health-check';
 import { HAPROXY_MONITOR_PORT } from './load-balancer';
 import { MONITOR_USER } from './mysql-config';
 import { AlertRulesModel, PrometheusConfigModel, PrometheusScrapeJob, renderAlertRules, renderPrometheusConfig } from './prometheus-config';
@@ -237,17 +237,10 @@ export class Monitoring extends Construct {
     const check = (prop: string, url: string): ResolvedHealthCheck =>
       resolveHealthCheck(this, prop, wgetProbe(url), props.containerHealthCheck, { startPeriodSeconds: 10 });
     const common = (role: string, hc?: ResolvedHealthCheck) => ({
-      labels: labelList({
-        [LABELS.project]: name,
-        [LABELS.role]: role,
-        ...(hc ? { [LABELS.healthcheck]: healthcheckHash(hc) } : {}),
-      }),
-      restart: 'unless-stopped',
+      ...containerBasics(name, role, hc),
       destroyGraceSeconds: 10,
       // Every image runs as a non-root user and needs no Linux capability.
       capabilities: { drop: ['ALL'] },
-      securityOpts: ['no-new-privileges:true'],
-      ...LOGGING,
     });
 
     // One Nginx exporter per web server, beside it on the front network. The official image
@@ -294,7 +287,6 @@ export class Monitoring extends Construct {
           ],
           env: [`MYSQLD_EXPORTER_PASSWORD=${props.databasePassword}`],
           networksAdvanced: [{ name: site.backNetwork.id }],
-          healthcheck: dockerHealthcheck(mysqldCheck),
           wait: true,
           waitTimeout: 60,
           dependsOn: [node.container],
@@ -332,7 +324,6 @@ export class Monitoring extends Construct {
       networksAdvanced: [{ name: site.frontNetwork.id }, { name: site.backNetwork.id }],
       ports: [{ internal: PROMETHEUS_PORT, external: this.port, ip: this.hostAddress, protocol: 'tcp' }],
       upload: [fileUpload(PROMETHEUS_PATHS.config, this.renderConfig()), fileUpload(PROMETHEUS_PATHS.rules, this.renderAlertRules())],
-      healthcheck: dockerHealthcheck(prometheusCheck),
       wait: true,
       waitTimeout: 120,
       dependsOn: [lb.container, ...this.nginxExporters, ...this.mysqldExporters],

@@ -6,8 +6,8 @@ import { Network } from '@cdktf/provider-docker/lib/network';
 import { ITerraformDependable } from 'cdktf';
 import { Construct, IConstruct } from 'constructs';
 import { IDatabaseEndpoint } from './database-cluster';
-import { LABELS, LOGGING, fileUpload, imageFor, labelList } from './docker-support';
-import { ContainerHealthCheckOptions, bashHttpProbe, dockerHealthcheck, healthcheckHash, resolveHealthCheck } from './health-check';
+import { containerBasics, fileUpload, imageFor } from './docker-support';
+import { ContainerHealthCheckOptions, bashHttpProbe, resolveHealthCheck } from './health-check';
 import { ILoadBalancerTarget } from './load-balancer';
 import { NGINX_STATIC_ROOT, renderNginxConfig } from './nginx-config';
 import { PLACEHOLDER_APP_PATH, renderPlaceholderApp } from './placeholder-app';
@@ -226,20 +226,12 @@ export class WebServer extends Construct implements ILoadBalancerTarget {
       networksAdvanced: [{ name: props.backNetwork.id }],
       env: Object.entries(environment).map(([k, v]) => `${k}=${v}`),
       upload: uploads,
-      healthcheck: dockerHealthcheck(appCheck),
+      ...containerBasics(props.namePrefix, 'app', appCheck),
       capabilities: { drop: ['ALL'], add: app.capabilities?.map(capabilityName) },
-      securityOpts: ['no-new-privileges:true'],
-      labels: labelList({
-        [LABELS.project]: props.namePrefix,
-        [LABELS.role]: 'app',
-        [LABELS.healthcheck]: healthcheckHash(appCheck),
-      }),
-      restart: 'unless-stopped',
       wait: true,
       waitTimeout: 120,
       destroyGraceSeconds: 10,
       dependsOn: db?.endpointDependencies,
-      ...LOGGING,
     });
 
     // Nginx in front of it.
@@ -273,21 +265,13 @@ export class WebServer extends Construct implements ILoadBalancerTarget {
         fileUpload('/etc/nginx/nginx.conf', config),
         ...(staticOptions ? staticUploads(this, staticOptions.directory) : []),
       ],
-      healthcheck: dockerHealthcheck(nginxCheck),
+      ...containerBasics(props.namePrefix, 'web', nginxCheck),
       // The master binds port 80 and hands the workers to an unprivileged user; nothing more.
       capabilities: { drop: ['ALL'], add: ['CAP_CHOWN', 'CAP_NET_BIND_SERVICE', 'CAP_SETGID', 'CAP_SETUID'] },
-      securityOpts: ['no-new-privileges:true'],
-      labels: labelList({
-        [LABELS.project]: props.namePrefix,
-        [LABELS.role]: 'web',
-        [LABELS.healthcheck]: healthcheckHash(nginxCheck),
-      }),
-      restart: 'unless-stopped',
       wait: true,
       waitTimeout: 60,
       destroyGraceSeconds: 10,
       dependsOn: [this.app],
-      ...LOGGING,
     });
   }
 
