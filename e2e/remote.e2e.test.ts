@@ -51,7 +51,9 @@ describe('9. deploy to a remote Docker host over TLS', () => {
   it('deploys the example stack through tcp:// with TLS, and it serves', async () => {
     const result = await deploy(remote);
     record('remote_deploy_seconds', result.seconds);
-    expect(await containersOf(name)).toHaveLength(9);
+    expect(await containersOf(name)).toEqual(
+      ['db-primary', 'db-read', 'db-replica-1', 'lb', 'web-1', 'web-1-app', 'web-2', 'web-2-app', 'web-3', 'web-3-app'].map((c) => `${name}-${c}`),
+    );
     const answers = await sequence(`http://127.0.0.1:${port}/api/whoami`, 6);
     expect(new Set(answers)).toEqual(new Set(['web-1', 'web-2', 'web-3']));
   });
