@@ -92,7 +92,9 @@ async function main(): Promise<void> {
       } else if (contention.e2eSeen) {
         log(name, `note: the e2e suite's containers were up (idle) during this benchmark (max load ${contention.maxLoad1})`);
       }
-      await writeResult(name, { ...value, contention: { ...contention, quietBefore }, wallSeconds: Math.round((Date.now() - t0) / 1000) });
+      const patch = process.env.BENCH_TUNING_PATCH;
+      const resultName = name === 'datapath-tuning' && patch ? `${name}-${path.basename(patch, '.diff')}` : name;
+      await writeResult(resultName, { ...value, contention: { ...contention, quietBefore }, wallSeconds: Math.round((Date.now() - t0) / 1000) });
     }
   } finally {
     await cleanUp();

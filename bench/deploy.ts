@@ -11,7 +11,7 @@
  */
 import * as path from 'path';
 import { ComposeProject, writeCompose } from './compose';
-import { log, median, PORTS, round, run, table, WORK } from './lib';
+import { log, median, PORTS, removeByPrefix, round, run, table, WORK } from './lib';
 import { appImageName, BENCH, cdktf, Deployment, deploy, synthesized, teardown, waitHealthy, waitServing } from './stack';
 
 export const COMPOSE: Deployment = { variant: 'compose', name: 'dwibc', port: PORTS.composeLb };
@@ -119,6 +119,21 @@ async function warmBuildCache(p: ComposeProject): Promise<void> {
   for (const image of p.builtImages) await run('docker', ['rmi', image], { timeoutMs: 60_000 });
 }
 
+/**
+ * Runs `fn`; after a failure (the machine is shared: a daemon restart, a port taken),
+ * removes what it left and runs it once more.
+ */
+async function retryOnce<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    log(what, `failed, cleaning up and running it again: ${String(err).slice(0, 500)}`);
+    await teardown(BENCH).catch(() => undefined);
+    await removeByPrefix(COMPOSE.name);
+    return fn();
+  }
+}
+
 const med = <T>(xs: T[], key: keyof T) => round(median(xs.map((x) => Number(x[key]))), 2);
 
 export async function deployBenchmark(runs: number, keepLast: boolean): Promise<object> {
@@ -133,9 +148,9 @@ export async function deployBenchmark(runs: number, keepLast: boolean): Promise<
   const cdktfRuns: CdktfSample[] = [];
   const composeRuns: ComposeSample[] = [];
   for (let i = 0; i < runs; i++) {
-    composeRuns.push(await composeRun(p, true));
+    composeRuns.push(await retryOnce('deploy compose', () => composeRun(p, true)));
     log('deploy', `compose run ${i + 1}/${runs}: ${composeRuns[i].seconds}s`);
-    cdktfRuns.push(await cdktfRun(BENCH, [], true, keepLast && i === runs - 1));
+    cdktfRuns.push(await retryOnce('deploy cdktf', () => cdktfRun(BENCH, [], true, keepLast && i === runs - 1)));
     log('deploy', `cdktf run ${i + 1}/${runs}: ${cdktfRuns[i].seconds}s (redeploy ${cdktfRuns[i].redeploySeconds}s)`);
   }
 
@@ -186,7 +201,7 @@ export async function deployTuningBenchmark(runs: number): Promise<object> {
   const samples: number[][] = variants.map(() => []);
   for (let i = 0; i < runs; i++) {
     for (const [v, [name, fn]] of variants.entries()) {
-      samples[v].push((await fn()).seconds);
+      samples[v].push((await retryOnce(`deploy-tuning ${name}`, fn)).seconds);
       log('deploy-tuning', `${name} run ${i + 1}/${runs}: ${samples[v][i]}s`);
     }
   }
