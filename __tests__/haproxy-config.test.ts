@@ -19,6 +19,7 @@ function model(overrides: Partial<HaproxyConfigModel> = {}): HaproxyConfigModel 
     retries: 3,
     maxConnections: 4096,
     nameserver: '127.0.0.11:53',
+    logEveryRequest: false,
     ...overrides,
   };
 }
@@ -68,6 +69,9 @@ defaults
     log global
     option httplog
     option dontlognull
+    # Log what went wrong (errors, retries, timeouts, 5xx), not every request: at thousands
+    # of requests per second a log line each costs as much CPU as forwarding them.
+    option dontlog-normal
     option forwardfor
     timeout connect 5s
     timeout client 30s
@@ -97,6 +101,10 @@ frontend http
 
 backend web
     balance roundrobin
+    # Idle connections to the servers are shared by all clients. The servers are Nginx,
+    # which keeps an idle connection 65 s, while HAProxy purges its idle ones within
+    # seconds (pool-purge-delay 5s); a GET that meets a closed one is retried.
+    http-reuse always
     option httpchk
     http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host localhost
     http-check expect status 200
@@ -206,6 +214,25 @@ backend web
     });
   });
 
+  describe('logging', () => {
+    it('logs only what went wrong by default, every request when asked', () => {
+      // GIVEN / WHEN
+      const quiet = renderHaproxyConfig(model());
+      const verbose = renderHaproxyConfig(model({ logEveryRequest: true }));
+      // THEN both keep HTTP log lines for what is logged
+      expect(quiet).toContain('\n    option httplog\n');
+      expect(verbose).toContain('\n    option httplog\n');
+      expect(quiet).toContain('\n    option dontlog-normal\n');
+      expect(verbose).not.toContain('dontlog-normal');
+    });
+  });
+
+  describe('server connections', () => {
+    it('shares idle server connections between clients', () => {
+      expect(backend(renderHaproxyConfig(model()))).toContain('http-reuse always');
+    });
+  });
+
   describe('name resolution', () => {
     it('resolves servers through the docker resolvers and starts even when a name does not resolve', () => {
       // GIVEN / WHEN
@@ -237,6 +264,7 @@ describe('haproxy -c on rendered configurations', () => {
     ['round robin with one backup', model({ servers: [server(1), server(2), server(3, true)] })],
     ['leastconn with two backups', model({ balance: 'leastconn', servers: [server(1), server(2, true), server(3, true)] })],
     ['source hashing', model({ balance: 'source' })],
+    ['every request logged', model({ logEveryRequest: true })],
     [
       'fractional timeouts and a single server',
       model({

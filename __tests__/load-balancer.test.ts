@@ -107,7 +107,7 @@ describe('LoadBalancer', () => {
     loadBalancer(stack);
     const lb = synth(stack).named('docker_container', 'site-lb');
     expect(lb.healthcheck.test.join(' ')).toContain('/dev/tcp/127.0.0.1/8404');
-    expect(lb.healthcheck.interval).toBe('5s');
+    expect(lb.healthcheck.interval).toBe('2s');
     expect(labels(lb)['io.cdktf-distributed-web.healthcheck-hash']).toMatch(/^[0-9a-f]{16}$/);
   });
 
@@ -179,6 +179,16 @@ describe('LoadBalancer', () => {
     expect(container.security_opts).toEqual(['no-new-privileges:true']);
   });
 
+  it('logs only what went wrong unless every request is asked for', () => {
+    const quiet = newStack();
+    loadBalancer(quiet);
+    expect(uploaded(synth(quiet).named('docker_container', 'site-lb'), CONFIG)).toContain('option dontlog-normal');
+    const verbose = newStack();
+    const lb = loadBalancer(verbose, { logEveryRequest: true });
+    expect(lb.logEveryRequest).toBe(true);
+    expect(uploaded(synth(verbose).named('docker_container', 'site-lb'), CONFIG)).not.toContain('dontlog-normal');
+  });
+
   it('accepts a port from a Terraform variable', () => {
     const stack = newStack();
     const port = new TerraformVariable(stack, 'port', { type: 'number' });
@@ -214,6 +224,7 @@ describe('LoadBalancer', () => {
       ['an allowlist entry is not a CIDR', { allowedSourceCidrs: ['10.0.0.0/8', 'example.com'] }, /'allowedSourceCidrs\[1\]' must be a CIDR.*got "example.com"/],
       ['the rate limit is 0', { rateLimit: { requests: 0 } }, /'rateLimit.requests' must be an integer from 1 to 1000000, got 0/],
       ['the body limit is 0', { maxRequestBodyMegabytes: 0 }, /'maxRequestBodyMegabytes' must be an integer from 1 to 10240, got 0/],
+      ['logEveryRequest is not a boolean', { logEveryRequest: 'yes' as unknown as boolean }, /test\/lb: 'logEveryRequest' must be true or false, got "yes"/],
       ['the container health-check interval is 0', { containerHealthCheck: { intervalSeconds: 0 } }, /'containerHealthCheck.intervalSeconds'.*got 0/],
     ];
     it.each(cases)('fails when %s', (_name, props, message) => {

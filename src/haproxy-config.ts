@@ -64,6 +64,11 @@ export interface HaproxyConfigModel {
   readonly rateLimit?: HaproxyRateLimit;
   /** Largest request body accepted, by its Content-Length; no limit when undefined. */
   readonly maxRequestBodyBytes?: number;
+  /**
+   * Log every request; when false (`option dontlog-normal`) only what went wrong is logged:
+   * errors, retries, redispatches, timeouts and 5xx answers.
+   */
+  readonly logEveryRequest: boolean;
 }
 
 export interface HaproxyTls {
@@ -185,6 +190,13 @@ export function renderHaproxyConfig(model: HaproxyConfigModel): string {
     '    log global',
     '    option httplog',
     '    option dontlognull',
+    ...(model.logEveryRequest
+      ? []
+      : [
+          '    # Log what went wrong (errors, retries, timeouts, 5xx), not every request: at thousands',
+          '    # of requests per second a log line each costs as much CPU as forwarding them.',
+          '    option dontlog-normal',
+        ]),
     '    option forwardfor',
     `    timeout connect ${seconds(t.connectSeconds)}`,
     `    timeout client ${seconds(t.clientSeconds)}`,
@@ -211,6 +223,10 @@ export function renderHaproxyConfig(model: HaproxyConfigModel): string {
     `    balance ${model.balance}`,
     ...(model.balance === 'source' ? ['    hash-type consistent'] : []),
     ...(backups > 1 ? ['    option allbackups'] : []),
+    '    # Idle connections to the servers are shared by all clients. The servers are Nginx,',
+    '    # which keeps an idle connection 65 s, while HAProxy purges its idle ones within',
+    '    # seconds (pool-purge-delay 5s); a GET that meets a closed one is retried.',
+    '    http-reuse always',
     '    option httpchk',
     `    http-check send meth GET uri ${hc.path} ver HTTP/1.1 hdr Host localhost`,
     '    http-check expect status 200',

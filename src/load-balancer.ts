@@ -13,6 +13,7 @@ import {
   URL_PATH,
   URL_PATH_TEXT,
   ValidationError,
+  checkBoolean,
   checkEnum,
   checkInteger,
   checkNonEmpty,
@@ -211,6 +212,14 @@ export interface LoadBalancerOptions {
    * @default 10
    */
   readonly maxRequestBodyMegabytes?: number;
+  /**
+   * Log every request to the container's output. Off by default: HAProxy then logs what went
+   * wrong (errors, retries, redispatches, timeouts, 5xx), and every request is still in the
+   * web servers' Nginx access logs. Per-request logging through Docker's log driver was
+   * the largest single cost on the load balancer's path in BENCHMARKS.md's data-path runs.
+   * @default false
+   */
+  readonly logEveryRequest?: boolean;
 }
 
 export interface LoadBalancerProps extends LoadBalancerOptions {
@@ -269,6 +278,8 @@ export class LoadBalancer extends Construct {
   public readonly allowedSourceCidrs?: string[];
   public readonly rateLimit?: { readonly requests: number; readonly windowSeconds: number };
   public readonly maxRequestBodyMegabytes: number;
+  /** Whether every request is logged, or only what went wrong. */
+  public readonly logEveryRequest: boolean;
   private readonly targets: ILoadBalancerTarget[] = [];
 
   constructor(scope: Construct, id: string, props: LoadBalancerProps) {
@@ -354,6 +365,8 @@ export class LoadBalancer extends Construct {
     }
     this.maxRequestBodyMegabytes = props.maxRequestBodyMegabytes ?? 10;
     checkInteger(this, 'maxRequestBodyMegabytes', this.maxRequestBodyMegabytes, 1, 10_240);
+    this.logEveryRequest = props.logEveryRequest ?? false;
+    checkBoolean(this, 'logEveryRequest', this.logEveryRequest);
 
     const containerCheck = resolveHealthCheck(
       this,
@@ -426,6 +439,7 @@ export class LoadBalancer extends Construct {
       allowedSourceCidrs: this.allowedSourceCidrs,
       rateLimit: this.rateLimit,
       maxRequestBodyBytes: this.maxRequestBodyMegabytes * 1024 * 1024,
+      logEveryRequest: this.logEveryRequest,
       balance: this.algorithm,
       servers: this.targets.map((t, i) => ({
         name: t.targetName,

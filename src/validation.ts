@@ -60,6 +60,13 @@ export function checkEnum<T extends string>(scope: IConstruct, prop: string, val
   }
 }
 
+/** Checks that `value` is `true` or `false` (callers from JavaScript can pass anything). */
+export function checkBoolean(scope: IConstruct, prop: string, value: boolean): void {
+  if (typeof value !== 'boolean') {
+    throw new ValidationError(scope, `'${prop}' must be true or false, got ${describe(value)}`);
+  }
+}
+
 /** Checks that a string matches a pattern; `what` says in words what is allowed. */
 export function checkPattern(scope: IConstruct, prop: string, value: string, pattern: RegExp, what: string): void {
   if (Token.isUnresolved(value)) return;
