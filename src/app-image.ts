@@ -35,7 +35,7 @@ export function appImageFor(scope: IConstruct, prop: string, build: AppBuild): I
   if (!fs.existsSync(dockerfile)) {
     throw new ValidationError(scope, `'${prop}.dockerfile' must name a file in the context, got ${JSON.stringify(build.dockerfile ?? 'Dockerfile')} (no ${dockerfile})`);
   }
-  const { hash } = hashDirectory(context);
+  const { hash } = hashDirectoryOnce(scope, context);
   const buildArgs = build.buildArgs ?? {};
   const key = createHash('sha256')
     .update(JSON.stringify([hash, path.relative(context, dockerfile), buildArgs]))
@@ -53,6 +53,24 @@ export function appImageFor(scope: IConstruct, prop: string, build: AppBuild): I
     triggers: { content_hash: hash },
     keepLocally: false,
   });
+}
+
+const HASHES = new WeakMap<TerraformStack, Map<string, { hash: string; files: string[] }>>();
+
+/**
+ * {@link hashDirectory} once per stack and folder: every web server of a stack builds from,
+ * and serves the static files of, the same folders, which do not change during a synthesis.
+ */
+export function hashDirectoryOnce(scope: IConstruct, root: string): { hash: string; files: string[] } {
+  const stack = TerraformStack.of(scope);
+  const cache = HASHES.get(stack) ?? new Map<string, { hash: string; files: string[] }>();
+  HASHES.set(stack, cache);
+  let result = cache.get(root);
+  if (!result) {
+    result = hashDirectory(root);
+    cache.set(root, result);
+  }
+  return result;
 }
 
 /**

@@ -11,7 +11,7 @@ import { ContainerHealthCheckOptions, bashHttpProbe, resolveHealthCheck } from '
 import { ILoadBalancerTarget } from './load-balancer';
 import { NGINX_STATIC_ROOT, renderNginxConfig } from './nginx-config';
 import { PLACEHOLDER_APP_PATH, renderPlaceholderApp } from './placeholder-app';
-import { appImageFor, hashDirectory } from './app-image';
+import { appImageFor, hashDirectoryOnce } from './app-image';
 import {
   DNS_LABEL,
   DNS_LABEL_TEXT,
@@ -328,7 +328,7 @@ function staticUploads(scope: IConstruct, directory: string): ContainerUpload[] 
   if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) {
     throw new ValidationError(scope, `'staticFiles.directory' must be an existing folder, got ${JSON.stringify(directory)} (resolved to ${root})`);
   }
-  const files = hashDirectory(root).files;
+  const files = hashDirectoryOnce(scope, root).files;
   const total = files.reduce((sum, f) => sum + fs.statSync(path.join(root, f)).size, 0);
   if (files.length > MAX_STATIC_FILES || total > MAX_STATIC_BYTES) {
     throw new ValidationError(
