@@ -52,7 +52,7 @@ describe('resolveHealthCheck', () => {
     // GIVEN / WHEN
     const check = resolveHealthCheck(scope().node, 'healthCheck', TEST, undefined, { startPeriodSeconds: 30 });
     // THEN
-    expect(check).toEqual({ test: TEST, intervalSeconds: 5, timeoutSeconds: 3, retries: 3, startPeriodSeconds: 30 });
+    expect(check).toEqual({ test: TEST, intervalSeconds: 2, timeoutSeconds: 3, retries: 3, startPeriodSeconds: 30 });
   });
 
   it('keeps given values, including a deliberate 0 start period', () => {

@@ -103,7 +103,7 @@ export interface DatabaseOptions {
    * @default 300
    */
   readonly startupTimeoutSeconds?: number;
-  /** Docker's health check of every node. @default - interval 5 s, timeout 5 s, 5 retries, start period 30 s */
+  /** Docker's health check of every node. @default - interval 2 s, timeout 5 s, 5 retries, start period 30 s */
   readonly healthCheck?: ContainerHealthCheckOptions;
   /**
    * Password of the `exporter` user a Prometheus mysqld exporter logs in as (PROCESS,
@@ -222,7 +222,7 @@ export class DatabaseCluster extends Construct implements IDatabaseEndpoint {
         this,
         'healthCheck',
         ['CMD', DB_PATHS.healthCheck],
-        { intervalSeconds: 5, timeoutSeconds: 5, retries: 5, ...props.healthCheck },
+        { intervalSeconds: 2, timeoutSeconds: 5, retries: 5, ...props.healthCheck },
         { startPeriodSeconds: 30 },
       );
       const initScript = role === 'primary' ? renderPrimaryInitScript(dialect) : renderReplicaInitScript(dialect);
@@ -302,7 +302,9 @@ export class DatabaseCluster extends Construct implements IDatabaseEndpoint {
         wait: true,
         waitTimeout: 60,
         destroyGraceSeconds: 10,
-        dependsOn: this.nodes,
+        // No dependency on the nodes: HAProxy starts without resolving them (init-addr none),
+        // sends reads to the primary until a replica passes its checks, and the
+        // applications that wait for this container need not wait for the replicas to boot.
       });
     }
     this.readHost = readBalancer ? `${props.namePrefix}-db-read` : this.primaryHost;

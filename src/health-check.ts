@@ -8,8 +8,10 @@ import { ValidationError, checkInteger, checkPositive, describe } from './valida
  */
 export interface ContainerHealthCheckOptions {
   /**
-   * Seconds between two probes.
-   * @default 5
+   * Seconds between two probes. Docker runs the first probe one interval after the start
+   * (Docker 20.10 has no shorter start interval), and a deploy waits for each tier to be
+   * healthy before it starts the next, so this is also the step of a deploy.
+   * @default 2
    */
   readonly intervalSeconds?: number;
   /**
@@ -54,7 +56,7 @@ export function resolveHealthCheck(
   }
   const resolved = {
     test,
-    intervalSeconds: options?.intervalSeconds ?? 5,
+    intervalSeconds: options?.intervalSeconds ?? 2,
     timeoutSeconds: options?.timeoutSeconds ?? 3,
     retries: options?.retries ?? 3,
     startPeriodSeconds: options?.startPeriodSeconds ?? defaults.startPeriodSeconds,
