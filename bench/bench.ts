@@ -6,6 +6,7 @@
  *   npm run bench -- deploy-tuning datapath-tuning    the tuning experiments
  *   BENCH_RUNS=7 npm run bench             runs per side (default 5; synth 7)
  *   BENCH_TUNING_PATCH=bench/tuning/nginx-upstream-keepalive.diff npm run bench -- datapath-tuning
+ *                                          (default: bench/tuning/applied/datapath.diff, measured reversed)
  *   BENCH_QUIET_WAIT=0 npm run bench       do not wait for a quiet machine (default: up to 600 s per benchmark)
  *
  * Each benchmark prints its table and writes bench/results/<name>.json. Whatever happens,
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
           case 'replication':
             return replicationBenchmark();
           case 'datapath-tuning':
-            return datapathTuningBenchmark(runs, process.env.BENCH_TUNING_PATCH ? path.resolve(process.env.BENCH_TUNING_PATCH) : undefined);
+            return datapathTuningBenchmark(runs, process.env.BENCH_TUNING_PATCH || undefined);
           default:
             throw new Error(name);
         }

@@ -7,16 +7,12 @@
  *   DWIB_NAME                  prefix of container, network and volume names (default dwib)
  *   DWIB_PORT                  host port of the load balancer (default 19080)
  *   DWIB_STATE                 path of the local Terraform state
- *   DWIB_HEALTH_INTERVAL       tuning experiment only: Docker health-check interval in seconds
- *                              of every container (default: the library's, 5 s)
- *   DWIB_APPS_INDEPENDENT      tuning experiment only: the applications do not wait for the database
  *   DWI_TF_DOCKER_VERSION, DWI_TF_NULL_SOURCE   the offline provider mirror's versions (env.sh)
  */
-import { Container } from '@cdktf/provider-docker/lib/container';
 import { Image } from '@cdktf/provider-docker/lib/image';
 import { App, LocalBackend } from 'cdktf';
 import { ExampleStack } from '../main';
-import { DatabaseEngine, DataRetention, goDuration } from '../src';
+import { DatabaseEngine, DataRetention } from '../src';
 import { IMAGES, PORTS, PREFIX } from './lib';
 
 const BENCH_STACK = 'dwib';
@@ -39,22 +35,6 @@ const builds = stack.node.tryFindChild('DistributedWebAppBuilds');
 for (const image of builds?.node.children ?? []) {
   const name = (image as Image).nameInput ?? '';
   (image as Image).addOverride('name', name.replace(/^dwi-build\//, 'dwib-build/'));
-}
-
-// Tuning experiments (bench/deploy.ts, deploy-tuning). A deploy waits, tier after tier,
-// for each container's first passing health check, and Docker 20.10 runs the first one only
-// after one interval (it has no start_interval).
-const site = stack.site;
-const interval = process.env.DWIB_HEALTH_INTERVAL;
-if (interval) {
-  for (const c of stack.node.findAll().filter((c): c is Container => c instanceof Container)) {
-    c.addOverride('healthcheck.interval', goDuration(Number(interval)));
-  }
-}
-if (process.env.DWIB_APPS_INDEPENDENT) {
-  // The applications start without waiting for the database tier (they retry their
-  // connections); the readiness gate still waits for every database node.
-  for (const server of site.webServers) server.app.addOverride('depends_on', []);
 }
 
 app.synth();

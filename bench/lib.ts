@@ -271,3 +271,39 @@ export async function removeByPrefix(prefix: string): Promise<void> {
   const volumes = await list('volume', 'ls', '--format', '{{.Name}}');
   if (volumes.length) await docker('volume', 'rm', '-f', ...volumes);
 }
+
+/**
+ * A tuning diff of src/. Proposed ones (bench/tuning/NAME.diff) are measured applied to a
+ * copy ("after") against src/ as it is ("before"); applied ones
+ * (bench/tuning/applied/NAME.diff, the change as committed) are measured reversed on a copy
+ * ("before") against src/ as it is ("after"), so the figures stay reproducible.
+ */
+export interface TuningPatch {
+  readonly file: string;
+  readonly applied: boolean;
+}
+
+export function tuningPatch(file: string): TuningPatch {
+  const absolute = path.resolve(ROOT, file);
+  if (!fs.existsSync(absolute)) throw new Error(`no tuning diff ${file}`);
+  return { file: absolute, applied: path.basename(path.dirname(absolute)) === 'applied' };
+}
+
+/**
+ * Copies `files` (paths relative to the repository) into `dir` and applies the patch to the
+ * copy (reversed when it is applied); false, with the reason logged, if it does not apply.
+ */
+export async function patchedCopy(patch: TuningPatch, dir: string, files: string[], scope: string): Promise<boolean> {
+  fs.rmSync(dir, { recursive: true, force: true });
+  for (const file of files) {
+    fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    fs.cpSync(path.join(ROOT, file), path.join(dir, file), { recursive: true });
+  }
+  fs.symlinkSync(path.join(ROOT, 'app'), path.join(dir, 'app'));
+  const result = await run('patch', ['-p1', ...(patch.applied ? ['-R'] : []), '-d', dir, '-i', patch.file], { timeoutMs: 30_000 });
+  if (result.code !== 0) {
+    log(scope, `${path.relative(ROOT, patch.file)} no longer ${patch.applied ? 'reverses on' : 'applies to'} src/:\n${result.stdout}${result.stderr}`);
+    return false;
+  }
+  return true;
+}

@@ -19,6 +19,8 @@ export interface Deployment {
   readonly port: number;
   /** Extra environment for the app (DWIB_*) and the CLI. */
   readonly env?: NodeJS.ProcessEnv;
+  /** cdktf's `--app` command. @default - bench/deploy-app.ts of this checkout */
+  readonly app?: string;
 }
 
 export const BENCH: Deployment = { variant: 'bench', name: PREFIX, port: PORTS.cdktfLb };
@@ -47,7 +49,7 @@ export function environment(d: Deployment): NodeJS.ProcessEnv {
 export function cdktf(command: 'deploy' | 'destroy' | 'synth', d: Deployment, extra: string[] = []): Promise<RunResult & { lines: TimedLine[] }> {
   fs.mkdirSync(dir(d), { recursive: true });
   const flags = command === 'synth' ? [] : ['--auto-approve', '--skip-provider-lock'];
-  return runStamped(CDKTF, [command, STACK, ...flags, '--app', APP, '--output', outDir(d), ...extra], {
+  return runStamped(CDKTF, [command, STACK, ...flags, '--app', d.app ?? APP, '--output', outDir(d), ...extra], {
     cwd: ROOT,
     env: environment(d),
     timeoutMs: 900_000,

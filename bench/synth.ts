@@ -8,12 +8,12 @@
  *     the whole `cdktf synth` CLI on top of the precompiled app.
  *  b. Synth time and peak memory (GNU time's max RSS) at 3, 30 and 300 web servers
  *     (bench/synth/scale-app.ts), interleaved.
- *  c. Tuning: bench/tuning/synth-hash-once.diff applied to a copy of src/, against the
- *     unpatched library, at 300 web servers.
+ *  c. Tuning: bench/tuning/applied/synth-hash-once.diff reversed on a copy of src/
+ *     ("before"), against the library as it is ("after"), at 300 web servers.
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { alternate, log, median, must, round, ROOT, run, table, WORK } from './lib';
+import { alternate, log, median, must, patchedCopy, round, ROOT, run, table, tuningPatch, WORK } from './lib';
 
 const JS = path.join(WORK, 'js');
 const ALT = path.join(WORK, 'alt');
@@ -21,7 +21,7 @@ const OUT = path.join(WORK, 'synth');
 const TSC = path.join(ROOT, 'node_modules', '.bin', 'tsc');
 const CDKTF = path.join(ROOT, 'node_modules', '.bin', 'cdktf');
 const APP_DIR = path.join(ROOT, 'app');
-const PATCH = path.join(ROOT, 'bench', 'tuning', 'synth-hash-once.diff');
+const PATCH = tuningPatch('bench/tuning/applied/synth-hash-once.diff');
 
 interface Sample {
   readonly seconds: number;
@@ -51,18 +51,11 @@ async function compile(): Promise<void> {
   fs.symlinkSync(APP_DIR, path.join(JS, 'app'));
 }
 
-/** A copy of src/ with the proposed patch, compiled with the scale app; false if it no longer applies. */
+/** A copy of src/ with the tuning diff (reversed if applied), compiled with the scale app; false if it does not apply. */
 async function compilePatched(): Promise<boolean> {
-  fs.rmSync(ALT, { recursive: true, force: true });
-  fs.mkdirSync(path.join(ALT, 'bench', 'synth'), { recursive: true });
-  fs.cpSync(path.join(ROOT, 'src'), path.join(ALT, 'src'), { recursive: true });
-  fs.copyFileSync(path.join(ROOT, 'bench', 'synth', 'scale-app.ts'), path.join(ALT, 'bench', 'synth', 'scale-app.ts'));
-  fs.copyFileSync(path.join(ROOT, 'main.ts'), path.join(ALT, 'main.ts'));
-  const patched = await run('patch', ['-p1', '-d', ALT, '-i', PATCH], { timeoutMs: 30_000 });
-  if (patched.code !== 0) {
-    log('synth', `the proposed patch no longer applies to src/, tuning skipped:\n${patched.stdout}${patched.stderr}`);
-    return false;
-  }
+  if (!(await patchedCopy(PATCH, ALT, ['src', 'main.ts', 'bench/synth/scale-app.ts'], 'synth'))) return false;
+  // The copy's app/ link would be compiled as part of the project otherwise.
+  fs.rmSync(path.join(ALT, 'app'), { force: true });
   fs.writeFileSync(
     path.join(ALT, 'tsconfig.json'),
     JSON.stringify({
@@ -198,44 +191,49 @@ export async function synthBenchmark(runs: number): Promise<object> {
     `marginal cost per server: ${growth.secondsPerServer3to30} ms / ${growth.mibPerServer3to30} MiB (3->30), ${growth.secondsPerServer30to300} ms / ${growth.mibPerServer30to300} MiB (30->300): time ${linearTime ? 'linear or better' : 'WORSE than linear'}, memory ${linearMemory ? 'linear or better' : 'WORSE than linear'}`,
   );
 
-  // c. Tuning: the proposed patch, side by side with the library as it is.
-  let tuning: object = { skipped: 'the patch no longer applies to src/' };
+  // c. Tuning: the library with and without the change, side by side. The copy of src/ has
+  // the diff applied (a proposal) or reversed (a change already applied).
+  const patchName = path.relative(ROOT, PATCH.file);
+  let tuning: object = { skipped: `${patchName} no longer ${PATCH.applied ? 'reverses on' : 'applies to'} src/` };
   if (await compilePatched()) {
     fs.rmSync(path.join(ALT, 'js', 'app'), { force: true });
     fs.symlinkSync(APP_DIR, path.join(ALT, 'js', 'app'));
-    const patched = scale(path.join(ALT, 'js', 'bench', 'synth', 'scale-app.js'));
-    await patched(300);
-    const { a, b } = await alternate(runs, () => baseline(300), () => patched(300));
+    const copy = scale(path.join(ALT, 'js', 'bench', 'synth', 'scale-app.js'));
+    await copy(300);
+    const [without300, with300] = PATCH.applied ? [copy, baseline] : [baseline, copy];
+    const { a, b } = await alternate(runs, () => without300(300), () => with300(300));
     const before = summary(a);
     const after = summary(b);
-    // The example against the plain app, with the library as is and with the patch, round robin.
-    const examplePatched = () => timed('node', [path.join(ALT, 'js', 'main.js')], o('js-example-patched'));
-    await examplePatched();
-    const ex: Sample[] = [];
-    const exPatched: Sample[] = [];
+    // The example against the plain app, without and with the change, round robin.
+    const exampleCopy = () => timed('node', [path.join(ALT, 'js', 'main.js')], o('js-example-copy'));
+    await exampleCopy();
+    const [exampleWithout, exampleWith] = PATCH.applied ? [exampleCopy, modes[0].example] : [modes[0].example, exampleCopy];
+    const exBefore: Sample[] = [];
+    const exAfter: Sample[] = [];
     const plain: Sample[] = [];
     for (let i = 0; i < runs * 3; i++) {
-      ex.push(await modes[0].example());
-      exPatched.push(await examplePatched());
+      exBefore.push(await exampleWithout());
+      exAfter.push(await exampleWith());
       plain.push(await modes[0].plain());
     }
-    const [exS, exPatchedS, plainS] = [summary(ex), summary(exPatched), summary(plain)];
+    const [exBeforeS, exAfterS, plainS] = [summary(exBefore), summary(exAfter), summary(plain)];
     tuning = {
-      patch: path.relative(ROOT, PATCH),
+      patch: patchName,
+      applied: PATCH.applied,
       scale300: { before, after, ratio: round(after.medianSeconds / before.medianSeconds, 3) },
       exampleVsPlain: {
-        before: round(exS.medianSeconds / plainS.medianSeconds, 3),
-        after: round(exPatchedS.medianSeconds / plainS.medianSeconds, 3),
-        example: exS,
-        examplePatched: exPatchedS,
+        before: round(exBeforeS.medianSeconds / plainS.medianSeconds, 3),
+        after: round(exAfterS.medianSeconds / plainS.medianSeconds, 3),
+        exampleBefore: exBeforeS,
+        exampleAfter: exAfterS,
         plain: plainS,
       },
     };
-    table(`Synth tuning: ${path.relative(ROOT, PATCH)} (precompiled JS, medians of ${runs} at 300 servers and ${runs * 3} for the example, round robin)`, ['variant', 'seconds', 'max RSS MiB', 'vs plain'], [
-      ['300 servers, library as is', before.medianSeconds, before.medianMaxRssMiB, ''],
-      ['300 servers, with the patch', after.medianSeconds, after.medianMaxRssMiB, ''],
-      ['example, library as is', exS.medianSeconds, exS.medianMaxRssMiB, `${round(exS.medianSeconds / plainS.medianSeconds, 3)}x`],
-      ['example, with the patch', exPatchedS.medianSeconds, exPatchedS.medianMaxRssMiB, `${round(exPatchedS.medianSeconds / plainS.medianSeconds, 3)}x`],
+    table(`Synth tuning: ${patchName}, before = without it, after = with it (precompiled JS, medians of ${runs} at 300 servers and ${runs * 3} for the example, round robin)`, ['variant', 'seconds', 'max RSS MiB', 'vs plain'], [
+      ['300 servers, before', before.medianSeconds, before.medianMaxRssMiB, ''],
+      ['300 servers, after', after.medianSeconds, after.medianMaxRssMiB, ''],
+      ['example, before', exBeforeS.medianSeconds, exBeforeS.medianMaxRssMiB, `${round(exBeforeS.medianSeconds / plainS.medianSeconds, 3)}x`],
+      ['example, after', exAfterS.medianSeconds, exAfterS.medianMaxRssMiB, `${round(exAfterS.medianSeconds / plainS.medianSeconds, 3)}x`],
       ['plain app', plainS.medianSeconds, plainS.medianMaxRssMiB, '1x'],
     ]);
   }

@@ -1,37 +1,29 @@
 /**
  * Data-path tuning, measured without touching the deployed stack or src/:
  *
- *  1. bench/tuning/datapath.diff is applied to a copy of src/, and the bench stack is
- *     synthesized with it: the tuned haproxy.cfg and nginx.conf are exactly what the
- *     patched renderers produce.
+ *  1. The tuning diff is applied to a copy of src/ (reversed, for a change already applied:
+ *     bench/tuning/applied/), and the bench stack is synthesized from the copy: its
+ *     haproxy.cfg and nginx.conf are exactly what those renderers produce.
  *  2. Two bench-only copies of the front of the stack are started beside it, on its
- *     networks and in front of its application containers: one with the configs as the
- *     library renders them today ("before"), one with the patched configs ("after"); each
- *     is an HAProxy in front of three Nginx, plus one Nginx published for the direct path.
+ *     networks and in front of its application containers: one with the configs without
+ *     the change ("before"), one with them ("after"); each is an HAProxy in front of three
+ *     Nginx, plus one Nginx published for the direct path.
  *  3. wrk runs round robin over the four entry points, for the static file and the app.
+ *
+ * BENCH_TUNING_PATCH names the diff (default bench/tuning/applied/datapath.diff).
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { extractUploads, imageOf, STATIC_PATH, APP_PATH, startContainer, summarize, waitOk, wrk, WrkResult, WRK } from './datapath';
-import { log, median, PORTS, ROOT, round, run, table, WORK } from './lib';
+import { log, median, patchedCopy, PORTS, ROOT, round, run, table, TuningPatch, tuningPatch, WORK } from './lib';
 import { BENCH, environment, synthesized } from './stack';
 
-export const DATAPATH_PATCH = path.join(ROOT, 'bench', 'tuning', 'datapath.diff');
+export const DATAPATH_PATCH = 'bench/tuning/applied/datapath.diff';
 const ALT = path.join(WORK, 'alt-datapath');
 
-/** The bench stack synthesized with `patch` applied to a copy of src/; undefined if it does not apply. */
-async function synthPatched(patch: string): Promise<any | undefined> {
-  fs.rmSync(ALT, { recursive: true, force: true });
-  fs.mkdirSync(path.join(ALT, 'bench'), { recursive: true });
-  fs.cpSync(path.join(ROOT, 'src'), path.join(ALT, 'src'), { recursive: true });
-  fs.copyFileSync(path.join(ROOT, 'main.ts'), path.join(ALT, 'main.ts'));
-  for (const f of ['deploy-app.ts', 'lib.ts']) fs.copyFileSync(path.join(ROOT, 'bench', f), path.join(ALT, 'bench', f));
-  fs.symlinkSync(path.join(ROOT, 'app'), path.join(ALT, 'app'));
-  const patched = await run('patch', ['-p1', '-d', ALT, '-i', patch], { timeoutMs: 30_000 });
-  if (patched.code !== 0) {
-    log('datapath-tuning', `${path.relative(ROOT, patch)} no longer applies to src/:\n${patched.stdout}${patched.stderr}`);
-    return undefined;
-  }
+/** The bench stack synthesized from a copy of src/ with the patch (reversed if applied); undefined if it does not apply. */
+async function synthPatched(patch: TuningPatch): Promise<any | undefined> {
+  if (!(await patchedCopy(patch, ALT, ['src', 'main.ts', 'bench/deploy-app.ts', 'bench/lib.ts'], 'datapath-tuning'))) return undefined;
   const out = path.join(ALT, 'out');
   const r = await run('node', ['-r', 'ts-node/register/transpile-only', path.join(ALT, 'bench', 'deploy-app.ts')], {
     cwd: ROOT,
@@ -84,13 +76,16 @@ async function startFront(json: any, tag: string, lbPort: number, directPort: nu
   return front;
 }
 
-export async function datapathTuningBenchmark(runs: number, patch = DATAPATH_PATCH): Promise<object> {
-  const tuned = await synthPatched(patch);
-  if (!tuned) return { skipped: `${path.relative(ROOT, patch)} no longer applies to src/` };
+export async function datapathTuningBenchmark(runs: number, patchFile = DATAPATH_PATCH): Promise<object> {
+  const patch = tuningPatch(patchFile);
+  const name = path.relative(ROOT, patch.file);
+  const copy = await synthPatched(patch);
+  if (!copy) return { skipped: `${name} no longer ${patch.applied ? 'reverses on' : 'applies to'} src/` };
+  const [withoutChange, withChange] = patch.applied ? [copy, synthesized(BENCH)] : [synthesized(BENCH), copy];
   const fronts: Record<string, Front> = {};
   try {
-    fronts.before = await startFront(synthesized(BENCH), 'b', PORTS.beforeLb, PORTS.beforeDirect);
-    fronts.after = await startFront(tuned, 't', PORTS.tunedLb, PORTS.tunedDirect);
+    fronts.before = await startFront(withoutChange, 'b', PORTS.beforeLb, PORTS.beforeDirect);
+    fronts.after = await startFront(withChange, 't', PORTS.tunedLb, PORTS.tunedDirect);
     const entries: [string, string][] = [
       ['before: via LB', fronts.before.lbUrl],
       ['before: direct', fronts.before.directUrl],
@@ -126,11 +121,12 @@ export async function datapathTuningBenchmark(runs: number, patch = DATAPATH_PAT
         `${s[when].rpsRatio.toFixed(3)}x`,
       ]),
     );
-    table(`Data-path tuning: ${path.relative(ROOT, patch)} (wrk -c${WRK.connections} -d${WRK.seconds}s, medians of ${runs}, round robin)`, ['path', 'LB req/s', 'LB p50', 'LB p99', 'direct req/s', 'direct p99', 'LB/direct'], rows);
+    table(`Data-path tuning: ${name} (wrk -c${WRK.connections} -d${WRK.seconds}s, medians of ${runs}, round robin)`, ['path', 'LB req/s', 'LB p50', 'LB p99', 'direct req/s', 'direct p99', 'LB/direct'], rows);
     const gain = (p: string) => round(median(results[p]['after: via LB'].map((x) => x.rps)) / median(results[p]['before: via LB'].map((x) => x.rps)), 3);
     return {
-      method: `configs from the library as is ("before") and from ${path.relative(ROOT, patch)} applied to src/ ("after"), on bench-only HAProxy + 3 Nginx copies in front of the stack's apps; wrk round robin over the four entry points, ${runs} runs each`,
-      patch: path.relative(ROOT, patch),
+      method: `configs without ${name} ("before") and with it ("after"), ${patch.applied ? 'the diff reversed on a copy of src/ against src/ as it is' : 'src/ as it is against the diff applied to a copy'}, on bench-only HAProxy + 3 Nginx copies in front of the stack's apps; wrk round robin over the four entry points, ${runs} runs each`,
+      patch: name,
+      applied: patch.applied,
       summary,
       lbGain: { static: gain(STATIC_PATH), app: gain(APP_PATH) },
       runs: results,

@@ -38,7 +38,7 @@ const httpProbe = (port: number, urlPath: string) => [
   '-c',
   `exec 3<>/dev/tcp/127.0.0.1/${port} && printf 'GET ${urlPath} HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '`,
 ];
-const health = (test: string[], startPeriod: string, interval = '5s', timeout = '3s', retries = 3) => ({ test, interval, timeout, retries, startPeriod });
+const health = (test: string[], startPeriod: string, interval = '2s', timeout = '3s', retries = 3) => ({ test, interval, timeout, retries, startPeriod });
 
 const RESOLVERS = `resolvers docker
     nameserver docker 127.0.0.11:53
@@ -69,6 +69,7 @@ defaults
     log global
     option httplog
     option dontlognull
+    option dontlog-normal
     option forwardfor
     timeout connect 1s
     timeout client 30s
@@ -91,6 +92,7 @@ frontend http
 
 backend web
     balance roundrobin
+    http-reuse always
     option httpchk
     http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host localhost
     http-check expect status 200
@@ -137,7 +139,7 @@ events {
 http {
     include /etc/nginx/mime.types;
     default_type application/octet-stream;
-    access_log /dev/stdout;
+    access_log /dev/stdout combined buffer=64k flush=1s;
     server_tokens off;
     sendfile on;
     tcp_nopush on;
@@ -329,7 +331,7 @@ class PlainStack extends TerraformStack {
           file('/docker-entrypoint-initdb.d/50-cdktf-distributed-web.sh', role === 'primary' ? primaryInit : replicaInit, '0755'),
           file('/usr/local/bin/dwi-db-healthcheck', dbHealth(role === 'replica'), '0755'),
         ],
-        healthcheck: health(['CMD', '/usr/local/bin/dwi-db-healthcheck'], '30s', '5s', '5s', 5),
+        healthcheck: health(['CMD', '/usr/local/bin/dwi-db-healthcheck'], '30s', '2s', '5s', 5),
         labels: labels(NAME, `database-${role}`),
         securityOpts: ['no-new-privileges:true'],
         waitTimeout: 300,
@@ -348,7 +350,6 @@ class PlainStack extends TerraformStack {
       labels: labels(NAME, 'database-read-balancer'),
       capabilities: { drop: ['ALL'] },
       securityOpts: ['no-new-privileges:true'],
-      dependsOn: [primary, replica],
     }));
 
     // The web servers: an application container and an Nginx in front of it, each.
@@ -371,7 +372,7 @@ class PlainStack extends TerraformStack {
           `DB_PASSWORD=${dbPassword}`,
         ],
         upload: [],
-        healthcheck: health(['CMD-SHELL', 'node -e "require(\'http\').get(\'http://127.0.0.1:3000/healthz\',r=>process.exit(r.statusCode===200?0:1)).on(\'error\',()=>process.exit(1))"'], '10s'),
+        healthcheck: health(httpProbe(3000, '/healthz'), '10s'),
         labels: labels(NAME, 'app'),
         capabilities: { drop: ['ALL'] },
         securityOpts: ['no-new-privileges:true'],
