@@ -54,6 +54,8 @@ describe('WebServer', () => {
     // Docker reports capabilities back with the CAP_ prefix: any other spelling replaces the container on every plan.
     expect(nginx.capabilities).toEqual({ drop: ['ALL'], add: ['CAP_CHOWN', 'CAP_NET_BIND_SERVICE', 'CAP_SETGID', 'CAP_SETUID'] });
     expect(app.capabilities).toEqual({ drop: ['ALL'] });
+    expect(nginx.sysctls).toEqual({ 'net.ipv4.tcp_tw_reuse': '1' });
+    expect(app.sysctls).toBeUndefined();
     for (const c of [nginx, app]) expect(c.security_opts).toEqual(['no-new-privileges:true']);
     expect(nginx.depends_on).toEqual([expect.stringMatching(/^docker_container\.web_App_[0-9A-F]+$/)]);
     expect({ name: web.targetName, host: web.targetHost, port: web.targetPort }).toEqual({ name: 'web-1', host: 'site-web-1', port: 80 });

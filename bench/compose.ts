@@ -33,7 +33,7 @@ type Json = any;
 const TRANSLATED = [
   '//', 'name', 'hostname', 'image', 'command', 'env', 'networks_advanced', 'ports', 'volumes', 'upload', 'healthcheck',
   'labels', 'restart', 'log_driver', 'log_opts', 'destroy_grace_seconds', 'depends_on', 'capabilities', 'security_opts',
-  'wait', 'wait_timeout',
+  'wait', 'wait_timeout', 'sysctls',
 ];
 
 /** `${var.x}` → the value the benchmark passes as TF_VAR_x; `$` escaped for compose. */
@@ -116,6 +116,7 @@ export function writeCompose(json: Json, dir: string, imagePrefix: string): Comp
     if (c.capabilities?.add) service.cap_add = c.capabilities.add;
     if (c.capabilities?.drop) service.cap_drop = c.capabilities.drop;
     if (c.security_opts) service.security_opt = c.security_opts;
+    if (c.sysctls) service.sysctls = c.sysctls;
     if (c.labels) service.labels = Object.fromEntries(c.labels.map((l: Json) => [l.label, l.value]));
     if (c.restart) service.restart = c.restart;
     if (c.log_driver) service.logging = { driver: c.log_driver, options: c.log_opts ?? {} };

@@ -62,6 +62,11 @@ export function extractUploads(json: any, containerName: string, dir: string): s
   return dir;
 }
 
+/** The sysctls a container of the synthesized stack sets, if any. */
+export function sysctlsOf(json: any, containerName: string): Record<string, string> | undefined {
+  return Object.values(json.resource.docker_container as Record<string, any>).find((x) => x.name === containerName)?.sysctls;
+}
+
 /** The image a container of the synthesized stack runs. */
 export function imageOf(json: any, containerName: string): string {
   const c = Object.values(json.resource.docker_container as Record<string, any>).find((x) => x.name === containerName);
@@ -77,6 +82,8 @@ export interface BenchContainer {
   readonly networks: string[];
   /** Host port on 127.0.0.1 and container port, if published. */
   readonly publish?: [number, number];
+  /** Kernel settings of the container's namespaces, as the stack sets them. */
+  readonly sysctls?: Record<string, string>;
 }
 
 /** Creates, fills (like the provider's upload: copied in before start) and starts a bench-only container. */
@@ -85,6 +92,7 @@ export async function startContainer(c: BenchContainer): Promise<void> {
   await docker(
     'create', '--name', c.name, '--network', c.networks[0], '--restart', 'no', '--label', 'io.cdktf-distributed-web.project=dwib-bench',
     ...(c.publish ? ['-p', `127.0.0.1:${c.publish[0]}:${c.publish[1]}`] : []),
+    ...Object.entries(c.sysctls ?? {}).flatMap(([k, v]) => ['--sysctl', `${k}=${v}`]),
     '--log-driver', 'json-file', '--log-opt', 'max-size=10m', '--log-opt', 'max-file=3',
     c.image,
   );
@@ -107,7 +115,7 @@ export async function startDirect(d: Deployment, name = `${d.name}-direct`, port
   const json = synthesized(d);
   const web1 = `${d.name}-web-1`;
   const files = extractUploads(json, web1, path.join(WORK, 'datapath', name));
-  await startContainer({ name, image: imageOf(json, web1), files, networks: [`${d.name}-front`, `${d.name}-back`], publish: [port, 80] });
+  await startContainer({ name, image: imageOf(json, web1), files, networks: [`${d.name}-front`, `${d.name}-back`], publish: [port, 80], sysctls: sysctlsOf(json, web1) });
   const url = `http://127.0.0.1:${port}`;
   await waitOk(`${url}/nginx-healthz`);
   return url;

@@ -14,7 +14,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { extractUploads, imageOf, STATIC_PATH, APP_PATH, startContainer, summarize, waitOk, wrk, WrkResult, WRK } from './datapath';
+import { extractUploads, imageOf, sysctlsOf, STATIC_PATH, APP_PATH, startContainer, summarize, waitOk, wrk, WrkResult, WRK } from './datapath';
 import { log, median, patchedCopy, PORTS, ROOT, round, run, table, TuningPatch, tuningPatch, WORK } from './lib';
 import { BENCH, environment, synthesized } from './stack';
 
@@ -55,7 +55,7 @@ async function startFront(json: any, tag: string, lbPort: number, directPort: nu
   for (const server of servers) {
     const name = server.replace(`${n}-web-`, `${n}-${tag}web-`);
     const files = extractUploads(json, server, path.join(dir, name));
-    await startContainer({ name, image: imageOf(json, server), files, networks });
+    await startContainer({ name, image: imageOf(json, server), files, networks, sysctls: sysctlsOf(json, server) });
     containers.push(name);
   }
   const lb = `${n}-${tag}lb`;
@@ -67,7 +67,7 @@ async function startFront(json: any, tag: string, lbPort: number, directPort: nu
   containers.push(lb);
   const direct = `${n}-${tag}direct`;
   const directFiles = extractUploads(json, `${n}-web-1`, path.join(dir, direct));
-  await startContainer({ name: direct, image: imageOf(json, `${n}-web-1`), files: directFiles, networks, publish: [directPort, 80] });
+  await startContainer({ name: direct, image: imageOf(json, `${n}-web-1`), files: directFiles, networks, publish: [directPort, 80], sysctls: sysctlsOf(json, `${n}-web-1`) });
   containers.push(direct);
   const front = { lbUrl: `http://127.0.0.1:${lbPort}`, directUrl: `http://127.0.0.1:${directPort}`, containers };
   await waitOk(`${front.directUrl}/nginx-healthz`);

@@ -245,6 +245,12 @@ describe('4c. the firewall', () => {
     }
     expect((await inspect(`${n}-db-primary`)).HostConfig.SecurityOpt).toContain('no-new-privileges:true');
   });
+
+  it('lets each Nginx reuse its TIME_WAIT ports toward the app, and only Nginx', async () => {
+    const twReuse = async (name: string) => (await docker('exec', name, 'cat', '/proc/sys/net/ipv4/tcp_tw_reuse')).trim();
+    expect(await twReuse(`${n}-web-1`)).toBe('1');
+    expect(await twReuse(`${n}-web-1-app`)).not.toBe('1');
+  });
 });
 
 describe('4d. read availability', () => {

@@ -268,6 +268,12 @@ export class WebServer extends Construct implements ILoadBalancerTarget {
       ...containerBasics(props.namePrefix, 'web', nginxCheck),
       // The master binds port 80 and hands the workers to an unprivileged user; nothing more.
       capabilities: { drop: ['ALL'], add: ['CAP_CHOWN', 'CAP_NET_BIND_SERVICE', 'CAP_SETGID', 'CAP_SETUID'] },
+      // Nginx opens a new connection to its app per request (a variable proxy_pass, so that a
+      // replaced app is found again, cannot keep upstream connections alive). Each closed one
+      // holds its local port in TIME_WAIT for 60 s, which caps new connections at ~470/s per
+      // server (28,232 ephemeral ports); outside loopback Linux reuses such ports only with
+      // tcp_tw_reuse=1. The setting is per network namespace: it touches this container only.
+      sysctls: { 'net.ipv4.tcp_tw_reuse': '1' },
       wait: true,
       waitTimeout: 60,
       destroyGraceSeconds: 10,

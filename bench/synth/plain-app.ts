@@ -393,6 +393,7 @@ class PlainStack extends TerraformStack {
         // The image starts as root and drops to the nginx user.
         capabilities: { add: ['CAP_CHOWN', 'CAP_NET_BIND_SERVICE', 'CAP_SETGID', 'CAP_SETUID'], drop: ['ALL'] },
         securityOpts: ['no-new-privileges:true'],
+        sysctls: { 'net.ipv4.tcp_tw_reuse': '1' },
         dependsOn: [app],
       }));
     });
