@@ -109,9 +109,11 @@ backend web
     http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host localhost
     http-check expect status 200
     # Servers are found through Docker DNS: a replaced container is followed without a reload.
+    # A server that does not resolve yet starts without an address (not through libc, which
+    # would block the start) and joins once the resolvers find it and its checks pass.
     # Three failed connections of live traffic in a row take a server out at once,
     # without waiting for the health check to fall.
-    default-server check inter 2s rise 2 fall 3 observe layer4 error-limit 3 on-error mark-down resolvers docker resolve-prefer ipv4 init-addr last,libc,none
+    default-server check inter 2s rise 2 fall 3 observe layer4 error-limit 3 on-error mark-down resolvers docker resolve-prefer ipv4 init-addr last,none
     server web-1 site-web-1:80
     server web-2 site-web-2:80
     server web-3 site-web-3:80 backup
@@ -241,7 +243,8 @@ backend web
       expect(cfg).toContain('\nresolvers docker\n    nameserver docker 10.0.0.2:5353\n');
       const defaults = backend(cfg).find((l) => l.startsWith('default-server '));
       expect(defaults).toMatch(/ resolvers docker /);
-      expect(defaults).toMatch(/ init-addr last,libc,none$/);
+      // Not libc: it would block the start on names that do not exist yet.
+      expect(defaults).toMatch(/ init-addr last,none$/);
     });
   });
 
@@ -287,7 +290,7 @@ describe('haproxy -c on rendered configurations', () => {
   it('fails when init-addr does not end with none: the names really do not resolve here', async () => {
     // GIVEN the rendered file without the `none` fallback of init-addr
     const cfg = renderHaproxyConfig(model());
-    const withoutNone = cfg.replace('init-addr last,libc,none', 'init-addr last,libc');
+    const withoutNone = cfg.replace('init-addr last,none', 'init-addr last,libc');
     expect(withoutNone).not.toBe(cfg);
     // WHEN
     const result = await haproxyCheck(withoutNone);

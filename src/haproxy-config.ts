@@ -178,6 +178,19 @@ function frontendRules(model: HaproxyConfigModel): string[] {
   return rules;
 }
 
+/**
+ * How HAProxy gets a server's first address: the last one it knew, else none, and its
+ * resolvers (Docker's DNS, asynchronous) fill it in once the container exists. Not `libc`:
+ * at start it resolves names one by one and blocks, and on an internal network Docker's DNS
+ * leaves a name that does not exist yet unanswered, 20 s per name here, so HAProxy started
+ * beside its servers would not serve for that long.
+ */
+const INIT_ADDR = 'last,none';
+const INIT_ADDR_COMMENT = [
+  '    # A server that does not resolve yet starts without an address (not through libc, which',
+  '    # would block the start) and joins once the resolvers find it and its checks pass.',
+];
+
 /** Renders haproxy.cfg of the HTTP load balancer. */
 export function renderHaproxyConfig(model: HaproxyConfigModel): string {
   const t = model.timeouts;
@@ -231,9 +244,10 @@ export function renderHaproxyConfig(model: HaproxyConfigModel): string {
     `    http-check send meth GET uri ${hc.path} ver HTTP/1.1 hdr Host localhost`,
     '    http-check expect status 200',
     '    # Servers are found through Docker DNS: a replaced container is followed without a reload.',
+    ...INIT_ADDR_COMMENT,
     '    # Three failed connections of live traffic in a row take a server out at once,',
     '    # without waiting for the health check to fall.',
-    `    default-server check inter ${seconds(hc.intervalSeconds)} rise ${hc.rise} fall ${hc.fall} observe layer4 error-limit 3 on-error mark-down resolvers docker resolve-prefer ipv4 init-addr last,libc,none`,
+    `    default-server check inter ${seconds(hc.intervalSeconds)} rise ${hc.rise} fall ${hc.fall} observe layer4 error-limit 3 on-error mark-down resolvers docker resolve-prefer ipv4 init-addr ${INIT_ADDR}`,
     ...model.servers.map((s) => `    server ${s.name} ${s.host}:${s.port}${s.backup ? ' backup' : ''}`),
     '',
   ];
@@ -282,7 +296,8 @@ export function renderDatabaseReadConfig(model: DatabaseReadConfigModel): string
     '    balance leastconn',
     '    # A server that goes down takes its connections with it, so pools reconnect elsewhere;',
     '    # a replica that comes back closes the connections to the backup, so reads return to it.',
-    `    default-server check inter ${seconds(model.checkIntervalSeconds)} rise ${model.rise} fall ${model.fall} on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions resolvers docker resolve-prefer ipv4 init-addr last,libc,none`,
+    ...INIT_ADDR_COMMENT,
+    `    default-server check inter ${seconds(model.checkIntervalSeconds)} rise ${model.rise} fall ${model.fall} on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions resolvers docker resolve-prefer ipv4 init-addr ${INIT_ADDR}`,
     ...model.servers.map((s) => `    server ${s.name} ${s.host}:${s.port}${s.backup ? ' backup' : ''}`),
     '',
   ].join('\n');
