@@ -60,12 +60,13 @@ describe('DistributedWebInfrastructure', () => {
     }
   });
 
-  it('sends the load balancer to every web server and makes it wait for them', () => {
+  it('sends the load balancer to every web server, starting beside them', () => {
     const { stack } = site({ webServers: { count: 5 } });
     const lb = synth(stack).named('docker_container', 'site-lb');
     const cfg = uploaded(lb, '/usr/local/etc/haproxy/haproxy.cfg');
     for (const i of [1, 2, 3, 4, 5]) expect(cfg).toContain(`server web-${i} site-web-${i}:80`);
-    expect(lb.depends_on).toHaveLength(5);
+    // HAProxy finds them through DNS when they come (init-addr none); the gate waits for all.
+    expect(lb.depends_on).toBeUndefined();
   });
 
   it('wires the application to the primary for writes and the replica for reads', () => {
@@ -112,7 +113,13 @@ describe('DistributedWebInfrastructure', () => {
     });
     expect(gate.provisioner[0]['local-exec'].command).toContain('node -e');
     expect(Object.keys(gate.triggers).sort()).toEqual(['db-0', 'db-1', 'lb', 'url', 'web-1', 'web-2', 'web-3']);
-    expect(gate.depends_on).toHaveLength(4);
+    // Every container: they start side by side, and the gate is where the deploy waits for all.
+    const containers = out.resources('docker_container');
+    expect(containers.map((c) => c.name).sort()).toEqual([
+      'site-db-primary', 'site-db-read', 'site-db-replica-1', 'site-lb',
+      'site-web-1', 'site-web-1-app', 'site-web-2', 'site-web-2-app', 'site-web-3', 'site-web-3-app',
+    ]);
+    expect([...gate.depends_on].sort()).toEqual(containers.map((c) => `docker_container.${c.__id}`).sort());
   });
 
   it('checks and links HTTPS when TLS is on', () => {

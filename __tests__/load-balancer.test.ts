@@ -7,7 +7,7 @@ import { labels, newStack, synth, uploaded } from './support/synth';
 const CONFIG = '/usr/local/etc/haproxy/haproxy.cfg';
 
 function target(name: string): ILoadBalancerTarget {
-  return { targetName: name, targetHost: `site-${name}`, targetPort: 80, targetDependencies: [] };
+  return { targetName: name, targetHost: `site-${name}`, targetPort: 80 };
 }
 
 function loadBalancer(stack: TerraformStack, props: Partial<LoadBalancerProps> = {}, targets = 3): LoadBalancer {

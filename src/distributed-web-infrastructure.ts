@@ -121,7 +121,14 @@ export class DistributedWebInfrastructure extends Construct {
         // With SOURCE hashing one client only ever reaches one server.
         expectedServers: lb.algorithm === LoadBalancingAlgorithm.SOURCE ? [] : lb.activeTargetNames,
         timeoutSeconds: readiness.timeoutSeconds,
-        dependsOn: [lb.container, ...this.database.nodes, ...(this.database.readBalancer ? [this.database.readBalancer] : [])],
+        // Every container of the stack, healthy: the tiers start side by side where they can
+        // (see WebServer and LoadBalancer), so the gate is where the deploy waits for all.
+        dependsOn: [
+          lb.container,
+          ...this.webServers.flatMap((s) => [s.nginx, s.app]),
+          ...this.database.nodes,
+          ...(this.database.readBalancer ? [this.database.readBalancer] : []),
+        ],
         triggers: {
           lb: lb.container.id,
           ...Object.fromEntries(this.webServers.map((s) => [s.serverName, s.nginx.id])),

@@ -1,6 +1,6 @@
 import { Container } from '@cdktf/provider-docker/lib/container';
 import { Network } from '@cdktf/provider-docker/lib/network';
-import { ITerraformDependable, Lazy, Token, dependable } from 'cdktf';
+import { Lazy, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { base64, containerBasics, fileUpload, imageFor } from './docker-support';
 import { HaproxyHealthCheck, HaproxyTimeouts, renderHaproxyConfig } from './haproxy-config';
@@ -236,8 +236,6 @@ export interface ILoadBalancerTarget {
   /** Host name that Docker's DNS resolves to the target. */
   readonly targetHost: string;
   readonly targetPort: number;
-  /** Resources that must exist before the load balancer. */
-  readonly targetDependencies: ITerraformDependable[];
 }
 
 /** Port HAProxy binds inside the container: unprivileged, as the image runs as non-root. */
@@ -408,8 +406,9 @@ export class LoadBalancer extends Construct {
     if (this.targets.some((t) => t.targetName === target.targetName)) {
       throw new ValidationError(this, `a target named ${JSON.stringify(target.targetName)} was already added`);
     }
+    // No dependsOn on the target: HAProxy starts without it (`init-addr none`) and takes it
+    // into the pool once its health checks pass, so they start at once.
     this.targets.push(target);
-    this.container.dependsOn = [...(this.container.dependsOn ?? []), ...target.targetDependencies.map((d) => dependable(d))];
   }
 
   /** The targets so far, in order. */

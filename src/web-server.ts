@@ -3,7 +3,6 @@ import * as path from 'path';
 import { Container, ContainerUpload } from '@cdktf/provider-docker/lib/container';
 import { Image } from '@cdktf/provider-docker/lib/image';
 import { Network } from '@cdktf/provider-docker/lib/network';
-import { ITerraformDependable } from 'cdktf';
 import { Construct, IConstruct } from 'constructs';
 import { IDatabaseEndpoint } from './database-cluster';
 import { containerBasics, fileUpload, imageFor } from './docker-support';
@@ -277,12 +276,9 @@ export class WebServer extends Construct implements ILoadBalancerTarget {
       wait: true,
       waitTimeout: 60,
       destroyGraceSeconds: 10,
-      dependsOn: [this.app],
+      // No dependsOn on the app: Nginx resolves it per request and its own health check does
+      // not reach it, so both start at once (a deploy waits for one tier less).
     });
-  }
-
-  public get targetDependencies(): ITerraformDependable[] {
-    return [this.nginx];
   }
 
   private resolveAppImage(app: ApplicationOptions): { image: Image; uploads: ContainerUpload[]; command?: string[] } {

@@ -96,7 +96,7 @@ backend web
     option httpchk
     http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host localhost
     http-check expect status 200
-    default-server check inter 2s rise 2 fall 3 observe layer4 error-limit 3 on-error mark-down resolvers docker resolve-prefer ipv4 init-addr last,libc,none
+    default-server check inter 2s rise 2 fall 3 observe layer4 error-limit 3 on-error mark-down resolvers docker resolve-prefer ipv4 init-addr last,none
 ${servers.map((s) => `    server ${s} ${NAME}-${s}:80`).join('\n')}
 `;
 
@@ -123,7 +123,7 @@ frontend mysql_read
 
 backend replicas
     balance leastconn
-    default-server check inter 2s rise 2 fall 3 on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions resolvers docker resolve-prefer ipv4 init-addr last,libc,none
+    default-server check inter 2s rise 2 fall 3 on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions resolvers docker resolve-prefer ipv4 init-addr last,none
     server replica-1 ${NAME}-db-replica-1:3306
     server primary ${NAME}-db-primary:3306 backup
 `;
@@ -354,6 +354,7 @@ class PlainStack extends TerraformStack {
 
     // The web servers: an application container and an Nginx in front of it, each.
     const staticFiles = fs.readdirSync(path.join(APP_DIR, 'public')).sort();
+    const apps: Container[] = [];
     const webs = SERVERS.map((server) => {
       const app = new Container(this, `${server}-app`, common({
         name: `${NAME}-${server}-app`,
@@ -379,6 +380,8 @@ class PlainStack extends TerraformStack {
         waitTimeout: 120,
         dependsOn: [primary, readBalancer],
       }));
+      apps.push(app);
+      // No dependsOn: Nginx resolves the app per request.
       return new Container(this, server, common({
         name: `${NAME}-${server}`,
         hostname: `${NAME}-${server}`,
@@ -394,7 +397,6 @@ class PlainStack extends TerraformStack {
         capabilities: { add: ['CAP_CHOWN', 'CAP_NET_BIND_SERVICE', 'CAP_SETGID', 'CAP_SETUID'], drop: ['ALL'] },
         securityOpts: ['no-new-privileges:true'],
         sysctls: { 'net.ipv4.tcp_tw_reuse': '1' },
-        dependsOn: [app],
       }));
     });
 
@@ -408,13 +410,12 @@ class PlainStack extends TerraformStack {
       labels: labels(`${NAME}-lb`, 'load-balancer'),
       capabilities: { drop: ['ALL'] },
       securityOpts: ['no-new-privileges:true'],
-      dependsOn: webs,
     }));
 
     // `deploy` returns once the site answers through the load balancer from every server.
     const url = 'http://127.0.0.1:8080/healthz';
     new Resource(this, 'ready', {
-      dependsOn: [lb, primary, replica, readBalancer],
+      dependsOn: [lb, ...webs, ...apps, primary, replica, readBalancer],
       triggers: { url, lb: lb.id, ...Object.fromEntries(webs.map((w, i) => [SERVERS[i], w.id])), 'db-0': primary.id, 'db-1': replica.id },
       provisioners: [
         {
