@@ -6,7 +6,9 @@
  *   npm run bench -- deploy-tuning datapath-tuning    the tuning experiments
  *   BENCH_RUNS=7 npm run bench             runs per side (default 5; synth 7)
  *   BENCH_TUNING_PATCH=bench/tuning/nginx-upstream-keepalive.diff npm run bench -- datapath-tuning
- *                                          (default: bench/tuning/applied/datapath.diff, measured reversed)
+ *   BENCH_TUNING_PATCH=bench/tuning/applied/deploy-parallel.diff npm run bench -- deploy-tuning
+ *                                          the diff a tuning benchmark measures (default: applied/datapath.diff
+ *                                          and applied/deploy.diff; an applied one is measured reversed)
  *   BENCH_QUIET_WAIT=0 npm run bench       do not wait for a quiet machine (default: up to 600 s per benchmark)
  *
  * Each benchmark prints its table and writes bench/results/<name>.json. Whatever happens,
@@ -76,7 +78,7 @@ async function main(): Promise<void> {
           case 'deploy-tuning': {
             if (stackUp) await teardown(BENCH);
             stackUp = false;
-            return deployTuningBenchmark(runs);
+            return deployTuningBenchmark(runs, process.env.BENCH_TUNING_PATCH || undefined);
           }
           case 'datapath':
             return datapathBenchmark(runs);
@@ -94,7 +96,7 @@ async function main(): Promise<void> {
         log(name, `note: the e2e suite's containers were up (idle) during this benchmark (max load ${contention.maxLoad1})`);
       }
       const patch = process.env.BENCH_TUNING_PATCH;
-      const resultName = name === 'datapath-tuning' && patch ? `${name}-${path.basename(patch, '.diff')}` : name;
+      const resultName = name.endsWith('-tuning') && patch ? `${name}-${path.basename(patch, '.diff')}` : name;
       await writeResult(resultName, { ...value, contention: { ...contention, quietBefore }, wallSeconds: Math.round((Date.now() - t0) / 1000) });
     }
   } finally {

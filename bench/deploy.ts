@@ -189,8 +189,9 @@ export async function deployBenchmark(runs: number, keepLast: boolean): Promise<
  * library as it is ("after") and compose on the library's configs, each from nothing to
  * serving and replicating.
  */
-export async function deployTuningBenchmark(runs: number): Promise<object> {
-  const patch = tuningPatch(DEPLOY_PATCH);
+/** `patchFile`: the diff to measure (default {@link DEPLOY_PATCH}). */
+export async function deployTuningBenchmark(runs: number, patchFile = DEPLOY_PATCH): Promise<object> {
+  const patch = tuningPatch(patchFile);
   const name = path.relative(ROOT, patch.file);
   await teardown(BENCH);
   const copyDir = path.join(WORK, 'alt-deploy');
