@@ -62,16 +62,11 @@ export function extractUploads(json: any, containerName: string, dir: string): s
   return dir;
 }
 
-/** The sysctls a container of the synthesized stack sets, if any. */
-export function sysctlsOf(json: any, containerName: string): Record<string, string> | undefined {
-  return Object.values(json.resource.docker_container as Record<string, any>).find((x) => x.name === containerName)?.sysctls;
-}
-
-/** The image a container of the synthesized stack runs. */
-export function imageOf(json: any, containerName: string): string {
+/** What a bench-only copy of a container of the synthesized stack runs with: its image and sysctls. */
+export function runtimeOf(json: any, containerName: string): Pick<BenchContainer, 'image' | 'sysctls'> {
   const c = Object.values(json.resource.docker_container as Record<string, any>).find((x) => x.name === containerName);
   const ref = /^\$\{docker_image\.([^.]+)\./.exec(c.image)?.[1];
-  return json.resource.docker_image[ref ?? ''].name;
+  return { image: json.resource.docker_image[ref ?? ''].name, sysctls: c.sysctls };
 }
 
 export interface BenchContainer {
@@ -115,7 +110,7 @@ export async function startDirect(d: Deployment, name = `${d.name}-direct`, port
   const json = synthesized(d);
   const web1 = `${d.name}-web-1`;
   const files = extractUploads(json, web1, path.join(WORK, 'datapath', name));
-  await startContainer({ name, image: imageOf(json, web1), files, networks: [`${d.name}-front`, `${d.name}-back`], publish: [port, 80], sysctls: sysctlsOf(json, web1) });
+  await startContainer({ name, ...runtimeOf(json, web1), files, networks: [`${d.name}-front`, `${d.name}-back`], publish: [port, 80] });
   const url = `http://127.0.0.1:${port}`;
   await waitOk(`${url}/nginx-healthz`);
   return url;

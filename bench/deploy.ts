@@ -9,13 +9,12 @@
  * The tuning variant (`deploy-tuning`) deploys the library without and with its deploy
  * tuning (bench/tuning/applied/deploy.diff), side by side.
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import { ComposeProject, writeCompose } from './compose';
-import { log, median, patchedCopy, PORTS, removeByPrefix, ROOT, round, run, table, tuningPatch, WORK } from './lib';
+import { beforeAfter, log, median, patchedCopy, PORTS, removeByPrefix, round, run, table, tuningPatch, WORK } from './lib';
+import { appImageName, BENCH, cdktf, Deployment, deploy, synthesized, teardown, waitHealthy, waitServing } from './stack';
 
 const DEPLOY_PATCH = 'bench/tuning/applied/deploy.diff';
-import { appImageName, BENCH, cdktf, Deployment, deploy, synthesized, teardown, waitHealthy, waitServing } from './stack';
 
 export const COMPOSE: Deployment = { variant: 'compose', name: 'dwibc', port: PORTS.composeLb };
 const COMPOSE_ENV = { ...process.env, DOCKER_BUILDKIT: '0', COMPOSE_DOCKER_CLI_BUILD: '0' };
@@ -183,27 +182,21 @@ export async function deployBenchmark(runs: number, keepLast: boolean): Promise<
 /**
  * Deploy tuning, round robin: the deploy waits tier after tier (primary, replica, read
  * balancer, applications, Nginx, HAProxy) for each container's first passing health
- * check, which Docker runs one interval after the start. bench/tuning/applied/deploy.diff
- * (2 s instead of 5 s, the read balancer no longer waiting for the replicas, a cheaper
- * application probe) is reversed on a copy of src/ ("before") and deployed against the
- * library as it is ("after") and compose on the library's configs, each from nothing to
- * serving and replicating.
+ * check, which Docker runs one interval after the start. `patchFile` (default
+ * bench/tuning/applied/deploy.diff: 2 s instead of 5 s, the read balancer no longer waiting
+ * for the replicas, a cheaper application probe) is reversed on a copy of src/ ("before")
+ * and deployed against the library as it is ("after") and compose on the library's
+ * configs, each from nothing to serving and replicating.
  */
-/** `patchFile`: the diff to measure (default {@link DEPLOY_PATCH}). */
 export async function deployTuningBenchmark(runs: number, patchFile = DEPLOY_PATCH): Promise<object> {
   const patch = tuningPatch(patchFile);
-  const name = path.relative(ROOT, patch.file);
   await teardown(BENCH);
   const copyDir = path.join(WORK, 'alt-deploy');
-  if (!(await patchedCopy(patch, copyDir, ['src', 'main.ts', 'bench/deploy-app.ts', 'bench/lib.ts'], 'deploy-tuning'))) {
-    return { skipped: `${name} no longer ${patch.applied ? 'reverses on' : 'applies to'} src/` };
+  if (!(await patchedCopy(patch, copyDir, ['src', 'main.ts', 'bench/deploy-app.ts', 'bench/lib.ts'], 'deploy-tuning', true))) {
+    return { skipped: patch.skipped };
   }
-  // A real folder as the build context (the provider does not follow a symlinked one); the
-  // same files, so the same content hash and image tag.
-  fs.rmSync(path.join(copyDir, 'app'), { force: true });
-  fs.cpSync(path.join(ROOT, 'app'), path.join(copyDir, 'app'), { recursive: true, filter: (f) => !f.includes(`${path.sep}node_modules`) });
   const copy: Deployment = { ...BENCH, variant: 'bench-copy', app: `npx ts-node --transpile-only ${path.join(copyDir, 'bench', 'deploy-app.ts')}` };
-  const [without, withChange] = patch.applied ? [copy, BENCH] : [BENCH, copy];
+  const [without, withChange] = beforeAfter(patch, copy, BENCH);
   const p = await composeProject();
   await composeDown(p);
   await warmBuildCache(p);
@@ -222,14 +215,14 @@ export async function deployTuningBenchmark(runs: number, patchFile = DEPLOY_PAT
   const medians = Object.fromEntries(variants.map(([label], v) => [label, round(median(samples[v]), 2)]));
   const ratioAfter = round(medians['cdktf, after'] / medians['compose, library as it is'], 3);
   const gain = round(medians['cdktf, after'] / medians['cdktf, before'], 3);
-  table(`Deploy tuning: ${name}, before = without it, after = with it (medians of ${runs}, round robin)`, ['variant', 'seconds'], [
+  table(`Deploy tuning: ${patch.name}, before = without it, after = with it (medians of ${runs}, round robin)`, ['variant', 'seconds'], [
     ...variants.map(([label]) => [label, medians[label]]),
     ['after / before', `${gain.toFixed(3)}x`],
     ['ratio cdktf after / compose', `${ratioAfter.toFixed(3)}x`],
   ]);
   return {
     method: `${runs} rounds of ${variants.length} variants, round robin, each from nothing to serving and replicating, torn down fully between runs; medians`,
-    patch: name,
+    patch: patch.name,
     applied: patch.applied,
     medians,
     gain,

@@ -280,29 +280,44 @@ export async function removeByPrefix(prefix: string): Promise<void> {
  */
 export interface TuningPatch {
   readonly file: string;
+  /** Its path in the repository, for tables and results. */
+  readonly name: string;
   readonly applied: boolean;
+  /** Why the measurement is skipped when the copy could not be made. */
+  readonly skipped: string;
 }
 
 export function tuningPatch(file: string): TuningPatch {
   const absolute = path.resolve(ROOT, file);
   if (!fs.existsSync(absolute)) throw new Error(`no tuning diff ${file}`);
-  return { file: absolute, applied: path.basename(path.dirname(absolute)) === 'applied' };
+  const name = path.relative(ROOT, absolute);
+  const applied = path.basename(path.dirname(absolute)) === 'applied';
+  return { file: absolute, name, applied, skipped: `${name} no longer ${applied ? 'reverses on' : 'applies to'} src/` };
+}
+
+/** `[without the change, with it]`: the patched copy is "before" for an applied diff, "after" for a proposal. */
+export function beforeAfter<T>(patch: TuningPatch, copy: T, asIs: T): [T, T] {
+  return patch.applied ? [copy, asIs] : [asIs, copy];
 }
 
 /**
  * Copies `files` (paths relative to the repository) into `dir` and applies the patch to the
  * copy (reversed when it is applied); false, with the reason logged, if it does not apply.
+ * `withApp` adds a copy of app/ without its node_modules: a real folder, since the
+ * provider does not follow a symlinked build context, with the same content hash.
  */
-export async function patchedCopy(patch: TuningPatch, dir: string, files: string[], scope: string): Promise<boolean> {
+export async function patchedCopy(patch: TuningPatch, dir: string, files: string[], scope: string, withApp: boolean): Promise<boolean> {
   fs.rmSync(dir, { recursive: true, force: true });
   for (const file of files) {
     fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
     fs.cpSync(path.join(ROOT, file), path.join(dir, file), { recursive: true });
   }
-  fs.symlinkSync(path.join(ROOT, 'app'), path.join(dir, 'app'));
+  if (withApp) {
+    fs.cpSync(path.join(ROOT, 'app'), path.join(dir, 'app'), { recursive: true, filter: (f) => !f.includes(`${path.sep}node_modules`) });
+  }
   const result = await run('patch', ['-p1', ...(patch.applied ? ['-R'] : []), '-d', dir, '-i', patch.file], { timeoutMs: 30_000 });
   if (result.code !== 0) {
-    log(scope, `${path.relative(ROOT, patch.file)} no longer ${patch.applied ? 'reverses on' : 'applies to'} src/:\n${result.stdout}${result.stderr}`);
+    log(scope, `${patch.skipped}:\n${result.stdout}${result.stderr}`);
     return false;
   }
   return true;

@@ -13,7 +13,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { alternate, log, median, must, patchedCopy, round, ROOT, run, table, tuningPatch, WORK } from './lib';
+import { alternate, beforeAfter, log, median, must, patchedCopy, round, ROOT, run, table, tuningPatch, WORK } from './lib';
 
 const JS = path.join(WORK, 'js');
 const ALT = path.join(WORK, 'alt');
@@ -53,9 +53,7 @@ async function compile(): Promise<void> {
 
 /** A copy of src/ with the tuning diff (reversed if applied), compiled with the scale app; false if it does not apply. */
 async function compilePatched(): Promise<boolean> {
-  if (!(await patchedCopy(PATCH, ALT, ['src', 'main.ts', 'bench/synth/scale-app.ts'], 'synth'))) return false;
-  // The copy's app/ link would be compiled as part of the project otherwise.
-  fs.rmSync(path.join(ALT, 'app'), { force: true });
+  if (!(await patchedCopy(PATCH, ALT, ['src', 'main.ts', 'bench/synth/scale-app.ts'], 'synth', false))) return false;
   fs.writeFileSync(
     path.join(ALT, 'tsconfig.json'),
     JSON.stringify({
@@ -193,21 +191,21 @@ export async function synthBenchmark(runs: number): Promise<object> {
 
   // c. Tuning: the library with and without the change, side by side. The copy of src/ has
   // the diff applied (a proposal) or reversed (a change already applied).
-  const patchName = path.relative(ROOT, PATCH.file);
-  let tuning: object = { skipped: `${patchName} no longer ${PATCH.applied ? 'reverses on' : 'applies to'} src/` };
+  const patchName = PATCH.name;
+  let tuning: object = { skipped: PATCH.skipped };
   if (await compilePatched()) {
     fs.rmSync(path.join(ALT, 'js', 'app'), { force: true });
     fs.symlinkSync(APP_DIR, path.join(ALT, 'js', 'app'));
     const copy = scale(path.join(ALT, 'js', 'bench', 'synth', 'scale-app.js'));
     await copy(300);
-    const [without300, with300] = PATCH.applied ? [copy, baseline] : [baseline, copy];
+    const [without300, with300] = beforeAfter(PATCH, copy, baseline);
     const { a, b } = await alternate(runs, () => without300(300), () => with300(300));
     const before = summary(a);
     const after = summary(b);
     // The example against the plain app, without and with the change, round robin.
     const exampleCopy = () => timed('node', [path.join(ALT, 'js', 'main.js')], o('js-example-copy'));
     await exampleCopy();
-    const [exampleWithout, exampleWith] = PATCH.applied ? [exampleCopy, modes[0].example] : [modes[0].example, exampleCopy];
+    const [exampleWithout, exampleWith] = beforeAfter(PATCH, exampleCopy, modes[0].example);
     const exBefore: Sample[] = [];
     const exAfter: Sample[] = [];
     const plain: Sample[] = [];

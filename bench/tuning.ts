@@ -14,8 +14,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { extractUploads, imageOf, sysctlsOf, STATIC_PATH, APP_PATH, startContainer, summarize, waitOk, wrk, WrkResult, WRK } from './datapath';
-import { log, median, patchedCopy, PORTS, ROOT, round, run, table, TuningPatch, tuningPatch, WORK } from './lib';
+import { extractUploads, runtimeOf, STATIC_PATH, APP_PATH, startContainer, summarize, waitOk, wrk, WrkResult, WRK } from './datapath';
+import { beforeAfter, log, median, patchedCopy, PORTS, ROOT, round, run, table, TuningPatch, tuningPatch, WORK } from './lib';
 import { BENCH, environment, synthesized } from './stack';
 
 export const DATAPATH_PATCH = 'bench/tuning/applied/datapath.diff';
@@ -23,7 +23,7 @@ const ALT = path.join(WORK, 'alt-datapath');
 
 /** The bench stack synthesized from a copy of src/ with the patch (reversed if applied); undefined if it does not apply. */
 async function synthPatched(patch: TuningPatch): Promise<any | undefined> {
-  if (!(await patchedCopy(patch, ALT, ['src', 'main.ts', 'bench/deploy-app.ts', 'bench/lib.ts'], 'datapath-tuning'))) return undefined;
+  if (!(await patchedCopy(patch, ALT, ['src', 'main.ts', 'bench/deploy-app.ts', 'bench/lib.ts'], 'datapath-tuning', true))) return undefined;
   const out = path.join(ALT, 'out');
   const r = await run('node', ['-r', 'ts-node/register/transpile-only', path.join(ALT, 'bench', 'deploy-app.ts')], {
     cwd: ROOT,
@@ -55,7 +55,7 @@ async function startFront(json: any, tag: string, lbPort: number, directPort: nu
   for (const server of servers) {
     const name = server.replace(`${n}-web-`, `${n}-${tag}web-`);
     const files = extractUploads(json, server, path.join(dir, name));
-    await startContainer({ name, image: imageOf(json, server), files, networks, sysctls: sysctlsOf(json, server) });
+    await startContainer({ name, ...runtimeOf(json, server), files, networks });
     containers.push(name);
   }
   const lb = `${n}-${tag}lb`;
@@ -63,11 +63,11 @@ async function startFront(json: any, tag: string, lbPort: number, directPort: nu
   const cfgPath = path.join(lbFiles, 'usr', 'local', 'etc', 'haproxy', 'haproxy.cfg');
   const cfg = fs.readFileSync(cfgPath, 'utf8').replace(new RegExp(`(server \\S+ )${n}-web-`, 'g'), `$1${n}-${tag}web-`);
   fs.writeFileSync(cfgPath, cfg);
-  await startContainer({ name: lb, image: imageOf(json, `${n}-lb`), files: lbFiles, networks: [networks[0]], publish: [lbPort, 8080] });
+  await startContainer({ name: lb, ...runtimeOf(json, `${n}-lb`), files: lbFiles, networks: [networks[0]], publish: [lbPort, 8080] });
   containers.push(lb);
   const direct = `${n}-${tag}direct`;
   const directFiles = extractUploads(json, `${n}-web-1`, path.join(dir, direct));
-  await startContainer({ name: direct, image: imageOf(json, `${n}-web-1`), files: directFiles, networks, publish: [directPort, 80], sysctls: sysctlsOf(json, `${n}-web-1`) });
+  await startContainer({ name: direct, ...runtimeOf(json, `${n}-web-1`), files: directFiles, networks, publish: [directPort, 80] });
   containers.push(direct);
   const front = { lbUrl: `http://127.0.0.1:${lbPort}`, directUrl: `http://127.0.0.1:${directPort}`, containers };
   await waitOk(`${front.directUrl}/nginx-healthz`);
@@ -78,10 +78,10 @@ async function startFront(json: any, tag: string, lbPort: number, directPort: nu
 
 export async function datapathTuningBenchmark(runs: number, patchFile = DATAPATH_PATCH): Promise<object> {
   const patch = tuningPatch(patchFile);
-  const name = path.relative(ROOT, patch.file);
+  const name = patch.name;
   const copy = await synthPatched(patch);
-  if (!copy) return { skipped: `${name} no longer ${patch.applied ? 'reverses on' : 'applies to'} src/` };
-  const [withoutChange, withChange] = patch.applied ? [copy, synthesized(BENCH)] : [synthesized(BENCH), copy];
+  if (!copy) return { skipped: patch.skipped };
+  const [withoutChange, withChange] = beforeAfter(patch, copy, synthesized(BENCH));
   const fronts: Record<string, Front> = {};
   try {
     fronts.before = await startFront(withoutChange, 'b', PORTS.beforeLb, PORTS.beforeDirect);
