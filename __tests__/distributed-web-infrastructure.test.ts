@@ -65,7 +65,7 @@ describe('DistributedWebInfrastructure', () => {
     const lb = synth(stack).named('docker_container', 'site-lb');
     const cfg = uploaded(lb, '/usr/local/etc/haproxy/haproxy.cfg');
     for (const i of [1, 2, 3, 4, 5]) expect(cfg).toContain(`server web-${i} site-web-${i}:80`);
-    // HAProxy finds them through DNS when they come (init-addr none); the gate waits for all.
+    // HAProxy finds them through DNS when they come (init-addr last,none); the gate waits for all.
     expect(lb.depends_on).toBeUndefined();
   });
 

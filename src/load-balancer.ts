@@ -406,7 +406,7 @@ export class LoadBalancer extends Construct {
     if (this.targets.some((t) => t.targetName === target.targetName)) {
       throw new ValidationError(this, `a target named ${JSON.stringify(target.targetName)} was already added`);
     }
-    // No dependsOn on the target: HAProxy starts without it (`init-addr none`) and takes it
+    // No dependsOn on the target: HAProxy starts without its address (`init-addr last,none`) and takes it
     // into the pool once its health checks pass, so they start at once.
     this.targets.push(target);
   }
